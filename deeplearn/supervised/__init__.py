@@ -1,0 +1,1 @@
+"""The lecture's first system: supervised learning (data S, model f, metric sigma, loss), trained by the engine."""
