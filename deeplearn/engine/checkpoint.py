@@ -1,0 +1,50 @@
+"""Checkpoints: the full state of a run, written atomically, loaded safely.
+
+A checkpoint holds the model, optimizer, scheduler, grad scaler, step/epoch, every RNG state, the task's own
+state, the position in the data order (the step, since the order is a function of seed and epoch) and the config.
+It is written to a temporary file in the same directory, flushed to disk, then renamed over the old one: a kill at
+any moment leaves either the old or the new checkpoint, never a torn one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+
+class CheckpointError(Exception):
+    pass
+
+
+def save_atomic(obj: dict, path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic on POSIX within one file system
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # make the rename itself durable
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load(path: Path, map_location="cpu") -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)  # never unpickles code
+    except Exception as e:
+        raise CheckpointError(f"checkpoint {path} cannot be read: {e}") from e
