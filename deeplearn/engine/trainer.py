@@ -93,8 +93,12 @@ class _StopFlag:
 
 
 def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bool = False,
-        on_step_end=None) -> dict:
-    """Train `task` with config `c` in `run_dir`; returns the summary (also written to summary.json)."""
+        on_step_end=None, on_eval=None) -> dict:
+    """Train `task` with config `c` in `run_dir`; returns the summary (also written to summary.json).
+
+    Hooks: `on_step_end(step)` after every update; `on_eval(step, metrics)` after each validation, once its
+    row is logged and its checkpoints are written (an exception raised there, e.g. optuna.TrialPruned, ends
+    the run with a consistent run directory)."""
     run_dir = Path(run_dir)
     last_path, best_path = run_dir / "checkpoints" / "last.pt", run_dir / "checkpoints" / "best.pt"
     device = rt.device
@@ -230,6 +234,8 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
                     window_start = time.perf_counter()  # evaluation time is not training throughput
                 if do_eval or (c.checkpoint_every and st.step % c.checkpoint_every == 0):
                     save(last_path)
+                if do_eval and on_eval is not None and st.last_eval:
+                    on_eval(st.step, st.last_eval)
                 if c.max_time is not None and rt.any(st.train_time >= c.max_time):
                     status = "time_budget"
                 if rt.any(stop.requested):
