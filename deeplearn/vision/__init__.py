@@ -1,0 +1,1 @@
+"""Convolutional networks of the lecture (LeNet-5, AlexNet, ZFNet, GoogLeNet, BN-Inception) and what they learn."""

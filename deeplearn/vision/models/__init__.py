@@ -1,0 +1,3 @@
+"""The vision models; importing this package registers each one in `deeplearn.supervised.models`."""
+
+from deeplearn.vision.models import alexnet, bn_inception, googlenet, lenet, zfnet  # noqa: F401  (registers)

@@ -1,0 +1,33 @@
+"""Pieces shared by the vision models."""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+def check_input(name: str, input_shape, size: tuple[int, int]) -> int:
+    """Return the channel count of `input_shape` (C, H, W); the spatial size must be the one the net is built for."""
+    c, h, w = input_shape
+    if (h, w) != tuple(size):
+        raise ValueError(f"{name} takes {size[0]}x{size[1]} inputs, got {h}x{w}: resize or crop the data to fit")
+    return int(c)
+
+
+def check_options(name: str, options: dict, allowed: set[str]) -> None:
+    unknown = set(options) - allowed
+    if unknown:
+        raise TypeError(f"{name}: unknown options {sorted(unknown)}; known: {sorted(allowed) or 'none'}")
+
+
+def lrn() -> nn.LocalResponseNorm:
+    # Krizhevsky et al. 2012 Sec. 3.3: k=2, n=5, alpha=1e-4, beta=0.75. PyTorch divides alpha by n, the paper does not.
+    return nn.LocalResponseNorm(size=5, alpha=5e-4, beta=0.75, k=2.0)
+
+
+def init_kaiming(model: nn.Module) -> None:
+    """He et al. 2015 normal init (fan-in, ReLU gain) for convolutions and linear layers, zero biases."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
