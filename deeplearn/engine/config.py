@@ -94,8 +94,11 @@ def merge(args: argparse.Namespace, base: dict | None = None, defaults: dict | N
     d = TrainConfig().to_dict()
     d.update(defaults or {})
     d.update(base or {})
-    for f in fields(TrainConfig):
-        v = getattr(args, f.name, None)
-        if v is not None:
-            d[f.name] = v
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    if given.keys() & BUDGET:  # a budget given on the command line replaces the default or stored one
+        d.update({k: None for k in BUDGET})
+    d.update(given)
     return TrainConfig.from_dict(d)
+
+
+BUDGET = {"epochs", "steps", "max_time"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import torch
@@ -30,7 +31,8 @@ class Runtime:
 
     @property
     def distributed(self) -> bool:
-        return self.world_size > 1
+        """True under torchrun (even with one replica: then DDP runs, so its overhead can be measured)."""
+        return dist.is_available() and dist.is_initialized()
 
     def per_rank_batch(self, global_batch: int) -> int:
         if global_batch % self.world_size:
@@ -80,6 +82,22 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device(name)
 
 
+def init_process_group(backend: str, rank: int, world: int) -> None:
+    """Join the replicas. After a torchrun restart the rendezvous store still holds the dead round's addresses,
+    so each round gets its own key prefix; a peer that stops answering fails a collective after
+    DEEPLEARN_DIST_TIMEOUT seconds (default 600) instead of hanging."""
+    timeout = timedelta(seconds=float(os.environ.get("DEEPLEARN_DIST_TIMEOUT", 600)))
+    restart = os.environ.get("TORCHELASTIC_RESTART_COUNT")
+    if restart is None:
+        dist.init_process_group(backend=backend, timeout=timeout)
+        return
+    agent_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() == "true"  # the agent hosts it
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
+                          is_master=not agent_store and rank == 0, timeout=timeout)
+    dist.init_process_group(backend=backend, store=dist.PrefixStore(f"deeplearn/round{restart}", store),
+                            rank=rank, world_size=world, timeout=timeout)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -101,10 +119,10 @@ def setup(config: TrainConfig) -> Runtime:
     world = int(os.environ.get("WORLD_SIZE", 1))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     device = resolve_device(config.device, local_rank)
-    if world > 1 and not dist.is_initialized():
+    if "WORLD_SIZE" in os.environ and "MASTER_ADDR" in os.environ and not dist.is_initialized():  # torchrun
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        init_process_group("nccl" if device.type == "cuda" else "gloo", rank, world)
     seed_everything(config.seed)  # the same seed on every replica: identical initial weights
     return Runtime(device=device, rank=rank, world_size=world, local_rank=local_rank)
 

@@ -69,10 +69,14 @@ def autocast_for(c: TrainConfig, device: torch.device):
 
 
 class _StopFlag:
-    """SIGINT/SIGTERM ask the loop to stop after the current step (it then saves a checkpoint)."""
+    """SIGINT/SIGTERM ask the loop to stop after the current step (it then saves a checkpoint).
 
-    def __init__(self):
+    Among replicas, SIGTERM comes from torchrun stopping a failed group: a replica may be blocked in a collective
+    with a dead peer, so it stops at once and the restart resumes from the last periodic checkpoint."""
+
+    def __init__(self, distributed: bool = False):
         self.requested = False
+        self.distributed = distributed
         self._old = {}
 
     def __enter__(self):
@@ -82,7 +86,7 @@ class _StopFlag:
         return self
 
     def _handle(self, signum, frame):
-        if self.requested:  # a second signal: stop now
+        if self.requested or (self.distributed and signum == signal.SIGTERM):  # stop now
             raise KeyboardInterrupt
         self.requested = True
 
@@ -169,7 +173,7 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
     start_wall = time.perf_counter()
     net.train()
 
-    with _StopFlag() as stop:
+    with _StopFlag(rt.distributed) as stop:
         while st.step < total and status == "completed":
             epoch, position = divmod(st.step, steps_per_epoch)
             for batch in task.train.iter_epoch(epoch, start=position):  # Sample batch B_i
@@ -236,10 +240,12 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
                     save(last_path)
                 if do_eval and on_eval is not None and st.last_eval:
                     on_eval(st.step, st.last_eval)
-                if c.max_time is not None and rt.any(st.train_time >= c.max_time):
-                    status = "time_budget"
-                if rt.any(stop.requested):
-                    status = "interrupted"
+                # Replicas agree on stopping (a collective), so they decide only at log steps.
+                if not rt.distributed or st.step % c.log_every == 0 or do_eval:
+                    if c.max_time is not None and rt.any(st.train_time >= c.max_time):
+                        status = "time_budget"
+                    if rt.any(stop.requested):
+                        status = "interrupted"
                 if st.step >= total or status != "completed":
                     break
         save(last_path)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from deeplearn.engine import config as engine_config
+from deeplearn.paths import DataError
 
 # What `deeplearn train` does with no options: the classical MLP (ReLU) on the embedded digits, in seconds.
 TRAIN_DEFAULTS = {"epochs": 30, "batch_size": 32, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9,
@@ -32,6 +33,9 @@ def register(sub) -> None:
     p.add_argument("--label-smoothing", type=float, help="label smoothing of the cross-entropy (default 0)")
     p.add_argument("--aux-weight", type=float, help="weight of auxiliary-classifier losses (default 0.3)")
     p.add_argument("--image-size", type=int, help="crop size for imagefolder data (default 224)")
+    p.add_argument("--test-limit", type=int, metavar="N",
+                   help="test on a fixed random N of the test images (seed 0, the same for every run; "
+                        "for expensive models on CPU; default: all)")
     p.add_argument("--out", help="run directory (default: runs/<model>-<data>-<time>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR exactly where it stopped")
     engine_config.add_train_arguments(p, TRAIN_DEFAULTS)
@@ -65,7 +69,7 @@ def register(sub) -> None:
 
 
 TASK_KEYS = ["model", "data", "data_dir", "hidden", "activation", "dropout", "val_fraction", "augment",
-             "label_smoothing", "aux_weight", "image_size"]
+             "label_smoothing", "aux_weight", "image_size", "test_limit"]
 
 
 def cmd_train(args) -> int:
@@ -80,15 +84,25 @@ def cmd_train(args) -> int:
     c = engine_config.merge(args, stored_train, TRAIN_DEFAULTS)
     opts = {**stored_task, **{k: getattr(args, k) for k in TASK_KEYS if getattr(args, k) is not None}}
     rt = setup(c)
+    if rt.distributed and not (args.out or args.resume):
+        raise DataError("under torchrun give --out DIR, so that all replicas and restarts share one run directory")
     task = build_task(opts, rt, c.batch_size, c.seed, c.workers)
     run_dir = Path(args.resume or args.out or default_run_dir(task.config["model"], task.config["data"]))
+    resume = bool(args.resume) or restarted_with_checkpoint(run_dir)
     if rt.is_main:
-        print(f"run directory: {run_dir}", flush=True)
-    summary = fit(task, c, rt, run_dir, resume=bool(args.resume))
+        print(f"run directory: {run_dir}" + (" (resuming)" if resume else ""), flush=True)
+    summary = fit(task, c, rt, run_dir, resume=resume)
     if rt.is_main and "test" in summary:
         print(f"test accuracy: {summary['test']['test_acc']:.4f} ({summary['status']}, {summary['steps']} steps, "
               f"{summary['train_time_s']:.1f} s training)")
     return 0
+
+
+def restarted_with_checkpoint(run_dir: Path) -> bool:
+    """torchrun restarted the replicas after a failure (--max-restarts): continue from the last checkpoint."""
+    import os
+
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", 0)) > 0 and (run_dir / "checkpoints/last.pt").exists()
 
 
 def default_run_dir(*parts: str) -> str:

@@ -19,7 +19,7 @@ from deeplearn.supervised.encoding import Encoder, channel_stats
 TASK_DEFAULTS = {
     "model": "mlp", "data": "digits", "data_dir": None, "hidden": [256, 256], "activation": "relu",
     "dropout": None, "val_fraction": 0.1, "augment": "none", "label_smoothing": 0.0, "aux_weight": 0.3,
-    "image_size": 224, "eval_batch_size": 1000,
+    "image_size": 224, "eval_batch_size": 1000, "test_limit": None,
 }
 
 
@@ -108,6 +108,7 @@ def build_task(opts: dict, rt: Runtime, batch_size: int, seed: int, workers: int
     d = datasets.load(opts["data"], opts["data_dir"])
     (xtr, ytr), (xva, yva) = datasets.split_validation(d.x_train, d.y_train, opts["val_fraction"], seed=0)
     mean, std = channel_stats(xtr, d.pixel_max)
+    xte, yte = test_subset(d.x_test, d.y_test, opts["test_limit"])
     c = spec.channels or d.image_shape[0]
     size = spec.input_size
     input_shape = (c, *(size or d.image_shape[1:]))
@@ -118,16 +119,26 @@ def build_task(opts: dict, rt: Runtime, batch_size: int, seed: int, workers: int
     if len(xva):
         evals["val"] = TensorSource((xva, yva), eval_bs, shuffle=False, rank=rt.rank, world=rt.world_size,
                                     transform=Encoder(**enc))
-    evals["test"] = TensorSource((d.x_test, d.y_test), eval_bs, shuffle=False, rank=rt.rank, world=rt.world_size,
+    evals["test"] = TensorSource((xte, yte), eval_bs, shuffle=False, rank=rt.rank, world=rt.world_size,
                                  transform=Encoder(**enc))
     if rt.device.type == "cuda":  # small data sets live on the GPU: no host-to-device copy per batch
         for s in [train, *evals.values()]:
             s.to(rt.device)
     meta = {"dataset": d.name, "source": d.source, "class_names": d.class_names, "pixel_max": d.pixel_max,
             "mean": mean, "std": std, "data_shape": list(d.image_shape), "input_shape": list(input_shape),
-            "num_train": len(xtr), "num_val": len(xva), "num_test": len(d.x_test)}
+            "num_train": len(xtr), "num_val": len(xva), "num_test": len(xte)}
     model = build_model(opts, d.num_classes, input_shape)
     return ClassificationTask(model, train, evals, d.num_classes, opts, meta)
+
+
+def test_subset(x: torch.Tensor, y: torch.Tensor, limit: int | None):
+    """A fixed random subset of `limit` test images (seed 0: the same for every run and model), kept in file order.
+
+    Random, not the first `limit`: a test split may be sorted by class (shared/data's CIFAR-10 is)."""
+    if not limit or limit >= len(x):
+        return x, y
+    idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:limit].sort().values
+    return x[idx], y[idx]
 
 
 def _imagefolder_task(opts, spec, rt, per_rank, eval_bs, seed, workers):
