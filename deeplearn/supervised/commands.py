@@ -73,6 +73,15 @@ TASK_KEYS = ["model", "data", "data_dir", "hidden", "activation", "dropout", "va
 
 
 def cmd_train(args) -> int:
+    summary = train(args)
+    if summary is not None and "test" in summary:
+        print(f"test accuracy: {summary['test']['test_acc']:.4f} ({summary['status']}, {summary['steps']} steps, "
+              f"{summary['train_time_s']:.1f} s training)")
+    return 0
+
+
+def train(args, on_eval=None) -> dict | None:
+    """`deeplearn train` from parsed options: build the task, fit it; the summary on replica 0, else None."""
     from deeplearn.engine import fit, setup
     from deeplearn.supervised.runs import read_config
     from deeplearn.supervised.task import build_task
@@ -91,11 +100,8 @@ def cmd_train(args) -> int:
     resume = bool(args.resume) or restarted_with_checkpoint(run_dir)
     if rt.is_main:
         print(f"run directory: {run_dir}" + (" (resuming)" if resume else ""), flush=True)
-    summary = fit(task, c, rt, run_dir, resume=resume)
-    if rt.is_main and "test" in summary:
-        print(f"test accuracy: {summary['test']['test_acc']:.4f} ({summary['status']}, {summary['steps']} steps, "
-              f"{summary['train_time_s']:.1f} s training)")
-    return 0
+    summary = fit(task, c, rt, run_dir, resume=resume, on_eval=on_eval)
+    return summary if rt.is_main else None
 
 
 def restarted_with_checkpoint(run_dir: Path) -> bool:
