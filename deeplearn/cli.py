@@ -29,14 +29,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="The systems of the lecture 'Deep Learning Introduction' (Szegedy and Irving), on PyTorch.",
     )
     sub = parser.add_subparsers(dest="command", metavar="<command>")
+    unavailable = []
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:
             if e.name is not None and name.startswith(e.name):
                 continue  # that system is not built yet
+            if e.name is not None and not e.name.startswith("deeplearn"):
+                unavailable.append(f"{name.split('.')[1]} (needs the package {e.name})")
+                continue  # a missing third-party package disables that system only
             raise
         module.register(sub)
+    if unavailable:
+        parser.epilog = "unavailable here: " + ", ".join(unavailable)
     return parser
 
 

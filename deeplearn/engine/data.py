@@ -82,8 +82,13 @@ class TensorSource:
             idx = batches[i].to(self.tensors[0].device)
             batch = tuple(t[idx] for t in self.tensors)
             if self.transform is not None:
-                batch = self.transform(batch, batch_generator(self.seed, epoch, i, self.rank))
+                batch = self.transform(batch, self._generator(epoch, i))
             yield batch
+
+    def _generator(self, epoch: int, index: int) -> torch.Generator | None:
+        if not getattr(self.transform, "random", True):
+            return None  # a deterministic transform needs no random stream
+        return batch_generator(self.seed, epoch, index, self.rank)
 
 
 def _seed_worker(worker_id: int) -> None:

@@ -122,7 +122,8 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
     steps_per_epoch = task.train.batches_per_epoch()
     total = total_steps_of(c, steps_per_epoch)
     scheduler = build_scheduler(optimizer, c, total if total < 10**12 else max(steps_per_epoch, 1) * 100)
-    scaler = torch.amp.GradScaler("cuda", enabled=c.amp == "fp16")
+    scaler = torch.amp.GradScaler("cuda") if c.amp == "fp16" else None
+    lr_changes = c.schedule != "constant" or c.warmup_steps > 0  # else skip the scheduler's per-step cost
     autocast = autocast_for(c, device)
     eval_every = c.eval_every or steps_per_epoch
     mode = c.resolved_mode()
@@ -130,11 +131,12 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
     # --- resume: restore everything, so the continuation equals an uninterrupted run ---
     st = State()
     if resume:
-        saved = ckpt.load(last_path, map_location=device)
+        saved = ckpt.load(last_path)  # on the CPU: RNG states must stay CPU tensors; load_state_dict moves the rest
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
-        scaler.load_state_dict(saved["scaler"])
+        if scaler is not None and saved.get("scaler"):
+            scaler.load_state_dict(saved["scaler"])
         task.load_state_dict(saved["task"])
         st = State(**saved["state"])
         set_rng_state(saved["rng"])
@@ -143,7 +145,7 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
 
     def checkpoint_payload() -> dict:
         return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "task": task.state_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else {}, "task": task.state_dict(),
                 "state": st.__dict__.copy(), "rng": rng_state(), "config": c.to_dict(),
                 "task_config": task.config, "meta": task.meta}
 
@@ -176,8 +178,8 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
     with _StopFlag(rt.distributed) as stop:
         while st.step < total and status == "completed":
             epoch, position = divmod(st.step, steps_per_epoch)
+            tick = time.perf_counter()  # training time counts fetching batches too, not evaluation
             for batch in task.train.iter_epoch(epoch, start=position):  # Sample batch B_i
-                t0 = time.perf_counter()
                 batch = to_device(batch, device)
                 if c.channels_last and device.type == "cuda" and batch[0].ndim == 4:
                     batch = (batch[0].contiguous(memory_format=torch.channels_last),) + tuple(batch[1:])
@@ -185,20 +187,27 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
                     output = task.forward(net, batch)  # network output N(v) for each v in B_i
                     loss = task.loss(output, batch)  # loss(N(v)), averaged over B_i
                 optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()  # backpropagation: g = dloss/dM (averaged over replicas by DDP)
-                if c.clip_grad:
-                    scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(model.parameters(), c.clip_grad)
-                scaler.step(optimizer)  # update M (M - alpha*g for plain SGD)
-                scaler.update()
-                scheduler.step()
+                if scaler is None:
+                    loss.backward()  # backpropagation: g = dloss/dM (averaged over replicas by DDP)
+                    if c.clip_grad:
+                        nn.utils.clip_grad_norm_(model.parameters(), c.clip_grad)
+                    optimizer.step()  # update M (M - alpha*g for plain SGD)
+                else:  # fp16: the loss is scaled so that small gradients do not underflow
+                    scaler.scale(loss).backward()
+                    if c.clip_grad:
+                        scaler.unscale_(optimizer)
+                        nn.utils.clip_grad_norm_(model.parameters(), c.clip_grad)
+                    scaler.step(optimizer)
+                    scaler.update()
+                if lr_changes:
+                    scheduler.step()
                 st.step += 1
                 n_batch = len(batch[1]) * rt.world_size
                 st.samples += n_batch
                 window_samples += n_batch
                 loss_sum += loss.detach().float()
                 loss_count += 1
-                st.train_time += time.perf_counter() - t0
+                st.train_time += time.perf_counter() - tick
                 if on_step_end is not None:
                     on_step_end(st.step)
 
@@ -248,6 +257,7 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
                         status = "interrupted"
                 if st.step >= total or status != "completed":
                     break
+                tick = time.perf_counter()
         save(last_path)
 
     # --- the end: test the chosen weights, write the summary and the curves ---

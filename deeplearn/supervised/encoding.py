@@ -76,6 +76,7 @@ class Encoder:
         self.mean = torch.tensor(mean).view(1, -1, 1, 1)
         self.std = torch.tensor(std).view(1, -1, 1, 1)
         self.augment = AUGMENTATIONS[augment]
+        self.random = self.augment is not None  # tells the batch source whether to make a random stream
 
     def __call__(self, batch, g: torch.Generator | None = None):
         x, y = batch[0], batch[1]
