@@ -1,0 +1,128 @@
+"""The `Ranker` interface every premise selector implements, and the registry `--method` chooses from.
+
+A ranker may learn (`fit` on training problems, which carry their proofs' premises in `Problem.deps`), then
+`rank(conjecture, premises)` scores *every* candidate premise and returns `(name, score)` best first.
+A learned ranker saves to and loads from a run directory (`fit --out RUN`, `--model RUN`); the default stores
+`state()` as JSON, a neural ranker (issue 7) can override `save`/`load` to write its weights beside it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from deeplearn.paths import DataError
+from deeplearn.premises.tptp import Annotated
+
+# Modules that register rankers; a module not built yet (the neural ranker of part 2) is skipped.
+RANKER_MODULES = ["deeplearn.premises.sine", "deeplearn.premises.mepo", "deeplearn.premises.knn",
+                  "deeplearn.premises.nb", "deeplearn.premises.neural"]
+
+
+class Ranker:
+    name = "ranker"
+    learns = False  # True: needs `fit` (or a saved model) before `rank`
+
+    def __init__(self, **params):
+        self.params = params
+
+    def fit(self, problems: Sequence) -> "Ranker":
+        return self
+
+    def rank(self, conjecture: Annotated, premises: Sequence[Annotated]) -> list[tuple[str, float]]:
+        raise NotImplementedError
+
+    # persistence -------------------------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {}
+
+    def set_state(self, state: dict) -> None:
+        pass
+
+    def save(self, run_dir: str | Path) -> Path:
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        path = run_dir / "ranker.json"
+        path.write_text(json.dumps({"method": self.name, "params": self.params, "state": self.state()}))
+        return path
+
+
+_REGISTRY: dict[str, Callable[..., Ranker]] = {}
+_loaded = False
+
+
+def register(cls):
+    """Class decorator: make a ranker available as `--method <cls.name>`."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load_modules() -> None:
+    global _loaded
+    if _loaded:
+        return
+    for mod in RANKER_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name is None or not mod.startswith(e.name):
+                raise
+    _loaded = True
+
+
+def available() -> list[str]:
+    _load_modules()
+    return sorted(_REGISTRY)
+
+
+def get(name: str, **params) -> Ranker:
+    _load_modules()
+    if name not in _REGISTRY:
+        raise DataError(f"unknown ranking method {name!r}; available: {', '.join(available())}")
+    return _REGISTRY[name](**params)
+
+
+def load(run_dir: str | Path) -> Ranker:
+    """A ranker saved by `Ranker.save` (or by a subclass that overrides it and writes `ranker.json`)."""
+    path = Path(run_dir) / "ranker.json"
+    try:
+        blob = json.loads(path.read_text())
+    except OSError as e:
+        raise DataError(f"{path}: cannot read a saved ranker ({e.strerror}); train one with `premises fit`") from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: not a saved ranker ({e.msg})") from None
+    ranker = get(blob["method"], **blob.get("params", {}))
+    loader = getattr(ranker, "load_from", None)
+    if loader is not None:
+        loader(Path(run_dir))
+    else:
+        ranker.set_state(blob.get("state", {}))
+    ranker.fitted = True  # evaluate must not refit a saved model
+    return ranker
+
+
+# helpers shared by the baselines ------------------------------------------------------------------------------
+
+
+def ordered(premises: Sequence[Annotated], scores: Iterable[float]) -> list[tuple[str, float]]:
+    """(name, score) best first; ties go to the later premise (in MML order recent facts are likelier to be
+    used, and this keeps every ranking deterministic)."""
+    items = list(zip((p.name for p in premises), scores))
+    # rounding: float sums over sets depend on Python's per-process hash order in their last bits
+    idx = sorted(range(len(items)), key=lambda i: (-round(items[i][1], 9), -i))
+    return [(items[i][0], float(items[i][1])) for i in idx]
+
+
+def idf_table(feature_sets: Iterable[Iterable[str]]) -> tuple[dict[str, float], float]:
+    """Inverse document frequency of each feature, and the IDF given to an unseen feature."""
+    df: Counter = Counter()
+    n = 0
+    for fs in feature_sets:
+        df.update(set(fs))
+        n += 1
+    n = max(n, 1)
+    return {f: math.log(n / c) + 1.0 for f, c in df.items()}, math.log(n) + 1.0
