@@ -193,3 +193,20 @@ def test_every_optimizer_and_schedule_lowers_the_loss(tmp_path, optimizer, sched
     fit(Regression(model, x, y, 32), c, Runtime(torch.device("cpu")), tmp_path / "run")
     after = ((model(x) - y) ** 2).mean().item()
     assert after < 0.1 * before
+
+
+@pytest.mark.parametrize("n, batch, world", [(1437, 32, 2), (100, 3, 3), (7, 1, 2), (10, 4, 1)])
+def test_replica_shards_make_up_the_single_process_batches(n, batch, world):
+    from deeplearn.engine.data import count_batches, epoch_indices
+
+    single = epoch_indices(n, batch * world, shuffle=True, seed=5, epoch=3, rank=0, world=1,
+                           drop_last=True)
+    shards = [epoch_indices(n, batch, shuffle=True, seed=5, epoch=3, rank=r, world=world, drop_last=True)
+              for r in range(world)]
+    assert all(len(s) == count_batches(n, batch, True, r, world, True) for r, s in enumerate(shards))
+    for i, global_batch in enumerate(single[:len(shards[0])]):
+        assert sorted(torch.cat([s[i] for s in shards]).tolist()) == sorted(global_batch.tolist())
+    every = torch.cat([b for r in range(world)  # evaluation: every sample exactly once over the replicas
+                       for b in epoch_indices(n, batch, shuffle=False, seed=0, epoch=0, rank=r, world=world,
+                                              drop_last=False)])
+    assert sorted(every.tolist()) == list(range(n))

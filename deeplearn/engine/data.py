@@ -35,11 +35,17 @@ def epoch_indices(n: int, batch_size: int, *, shuffle: bool, seed: int, epoch: i
         sampler.set_epoch(epoch)
         idx = torch.tensor(list(iter(sampler)), dtype=torch.long)
     else:  # evaluation: every sample exactly once over all replicas (no padding, so sums stay exact)
-        idx = torch.arange(rank, n, world)
-    batches = list(idx.split(batch_size))
+        idx = torch.arange(rank, max(n, rank), world)
+    batches = [b for b in idx.split(batch_size) if len(b)]
     if drop_last and batches and len(batches[-1]) < batch_size:
         batches.pop()
     return batches
+
+
+def count_batches(n: int, batch_size: int, shuffle: bool, rank: int, world: int, drop_last: bool) -> int:
+    """The length of `epoch_indices`, without drawing the permutation."""
+    per_rank = (n - n % world) // world if shuffle else len(range(rank, n, world))
+    return per_rank // batch_size if drop_last else -(-per_rank // batch_size)
 
 
 def batch_generator(seed: int, epoch: int, index: int, rank: int) -> torch.Generator:
@@ -72,8 +78,7 @@ class TensorSource:
         return self
 
     def batches_per_epoch(self) -> int:
-        per_rank = (self.n - self.n % self.world) // self.world if self.shuffle else -(-(self.n - self.rank) // self.world)
-        return per_rank // self.batch_size if self.drop_last else -(-per_rank // self.batch_size)
+        return count_batches(self.n, self.batch_size, self.shuffle, self.rank, self.world, self.drop_last)
 
     def iter_epoch(self, epoch: int, start: int = 0) -> Iterator[Batch]:
         batches = epoch_indices(self.n, self.batch_size, shuffle=self.shuffle, seed=self.seed, epoch=epoch,
@@ -118,8 +123,7 @@ class LoaderSource:
         return self.n
 
     def batches_per_epoch(self) -> int:
-        per_rank = (self.n - self.n % self.world) // self.world if self.shuffle else -(-(self.n - self.rank) // self.world)
-        return per_rank // self.batch_size if self.shuffle else -(-per_rank // self.batch_size)
+        return count_batches(self.n, self.batch_size, self.shuffle, self.rank, self.world, self.shuffle)
 
     def iter_epoch(self, epoch: int, start: int = 0) -> Iterator[Batch]:
         batches = epoch_indices(self.n, self.batch_size, shuffle=self.shuffle, seed=self.seed, epoch=epoch,

@@ -64,6 +64,11 @@ class Runtime:
         if self.distributed:
             dist.barrier()
 
+    def close(self) -> None:
+        """Leave the process group (torchrun runs); a no-op in a single process."""
+        if self.distributed:
+            dist.destroy_process_group()
+
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "auto":

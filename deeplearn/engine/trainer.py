@@ -131,7 +131,7 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
     # --- resume: restore everything, so the continuation equals an uninterrupted run ---
     st = State()
     if resume:
-        saved = ckpt.load(last_path)  # on the CPU: RNG states must stay CPU tensors; load_state_dict moves the rest
+        saved = ckpt.load(last_path)  # to the CPU: RNG states must stay there; load_state_dict moves the rest
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
@@ -140,13 +140,13 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
         task.load_state_dict(saved["task"])
         st = State(**saved["state"])
         set_rng_state(saved["rng"])
-        if rt.rank > 0:  # each replica had its own dropout stream; keep them distinct after resume
+        if rt.rank > 0:  # the saved RNG state is replica 0's: give the others a stream of their own
             torch.manual_seed(c.seed + 1000 * rt.rank + st.step)
 
     def checkpoint_payload() -> dict:
         return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else {}, "task": task.state_dict(),
-                "state": st.__dict__.copy(), "rng": rng_state(), "config": c.to_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else {},
+                "task": task.state_dict(), "state": st.__dict__.copy(), "rng": rng_state(), "config": c.to_dict(),
                 "task_config": task.config, "meta": task.meta}
 
     def save(path: Path) -> None:

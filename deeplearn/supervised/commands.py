@@ -28,6 +28,8 @@ def register(sub) -> None:
     p.add_argument("--hidden", type=int, nargs="+", help="MLP hidden widths (default: 256 256)")
     p.add_argument("--activation", choices=["relu", "tanh", "sigmoid"], help="MLP activation (default: relu)")
     p.add_argument("--dropout", type=float, help="dropout probability where the model has dropout")
+    p.add_argument("--init", choices=["kaiming", "paper"],
+                   help="weight initialisation, for models that offer both (alexnet, zfnet; default kaiming)")
     p.add_argument("--val-fraction", type=float, help="part of train held out for validation (default 0.1)")
     p.add_argument("--augment", choices=list(AUGMENTATIONS), help="training augmentation (default: none)")
     p.add_argument("--label-smoothing", type=float, help="label smoothing of the cross-entropy (default 0)")
@@ -69,7 +71,7 @@ def register(sub) -> None:
 
 
 TASK_KEYS = ["model", "data", "data_dir", "hidden", "activation", "dropout", "val_fraction", "augment",
-             "label_smoothing", "aux_weight", "image_size", "test_limit"]
+             "label_smoothing", "aux_weight", "image_size", "test_limit", "init"]
 
 
 def cmd_train(args) -> int:
@@ -101,6 +103,7 @@ def train(args, on_eval=None) -> dict | None:
     if rt.is_main:
         print(f"run directory: {run_dir}" + (" (resuming)" if resume else ""), flush=True)
     summary = fit(task, c, rt, run_dir, resume=resume, on_eval=on_eval)
+    rt.close()  # after a failure, torchrun ends the processes; a peer may be gone, so no clean leave then
     return summary if rt.is_main else None
 
 
