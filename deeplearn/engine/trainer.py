@@ -115,7 +115,8 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     net: nn.Module = model
     if rt.distributed:
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                      gradient_as_bucket_view=True)  # gradients live in the buckets: no copy
     if c.compile:
         net = torch.compile(net)
     optimizer = build_optimizer(model, c)
