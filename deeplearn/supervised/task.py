@@ -19,7 +19,7 @@ from deeplearn.supervised.encoding import Encoder, channel_stats
 TASK_DEFAULTS = {
     "model": "mlp", "data": "digits", "data_dir": None, "hidden": [256, 256], "activation": "relu",
     "dropout": None, "val_fraction": 0.1, "augment": "none", "label_smoothing": 0.0, "aux_weight": 0.3,
-    "image_size": 224, "eval_batch_size": 1000, "test_limit": None,
+    "image_size": 224, "eval_batch_size": 1000, "test_limit": None, "init": None,
 }
 
 
@@ -88,14 +88,22 @@ def draw_confusion(conf: torch.Tensor, names: list[str], path: Path) -> None:
 
 
 def model_options(spec, opts: dict) -> dict:
-    """The task options the model's builder accepts (e.g. the MLP takes hidden/activation/dropout)."""
+    """The task options the model's builder accepts: the parameters it names (the MLP: hidden/activation/dropout),
+    or, for a builder taking **options (the vision models), the options the user set (dropout, init)."""
     params = inspect.signature(spec.build).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return {k: opts[k] for k in ("dropout", "init") if opts.get(k) is not None}
     return {k: opts[k] for k in ("hidden", "activation", "dropout") if k in params and opts.get(k) is not None}
 
 
 def build_model(opts: dict, num_classes: int, input_shape):
     spec = models.get(opts["model"])
-    return spec.build(num_classes, tuple(input_shape), **model_options(spec, opts))
+    try:
+        return spec.build(num_classes, tuple(input_shape), **model_options(spec, opts))
+    except TypeError as e:  # a vision builder refuses an option it does not have (e.g. --dropout for lenet5)
+        if "unknown options" in str(e):
+            raise DataError(f"--model {opts['model']}: {e}") from None
+        raise
 
 
 def build_task(opts: dict, rt: Runtime, batch_size: int, seed: int, workers: int = 0) -> ClassificationTask:
