@@ -1,0 +1,102 @@
+"""Next-character prediction as an engine Task, with the hidden state carried across TBPTT chunks.
+
+Loss: mean cross-entropy in nats per character; metrics: loss and bits per character (bpc = nats / ln 2).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from deeplearn.engine import Runtime, Task
+from deeplearn.engine.task import to_device
+from deeplearn.paths import DataError
+from deeplearn.text.data import EvalStreams, StreamSource, Vocab, read_text, split_by_position
+from deeplearn.text.model import CharRNN, detach
+
+# Options of the text task (besides the engine's); stored in config.json so that a run can be rebuilt.
+TASK_DEFAULTS = {"file": None, "cell": "lstm", "hidden": 256, "layers": 2, "embed": None, "dropout": 0.0,
+                 "seq_len": 128, "val_fraction": 0.1, "eval_streams": 32,
+                 "carry_state": True}  # False: every chunk starts from a zero state (for comparison only)
+
+
+class TextTask(Task):
+    def __init__(self, model, train, evals, config: dict, meta: dict):
+        self.model, self.train, self.evals, self.config, self.meta = model, train, evals, config, meta
+        self.state = None  # the training streams' hidden state after the last chunk (detached)
+        self.clock = None  # a TimeCosine schedule, when the LR follows the time budget
+
+    def forward(self, model, batch):
+        x, _, reset = batch
+        carry = self.config.get("carry_state", True) and not bool(reset[0])
+        state = self.state if carry else None
+        logits, state = model(x, state)
+        self.state = detach(state)
+        return logits
+
+    def loss(self, output, batch):
+        return F.cross_entropy(output.flatten(0, 1), batch[1].flatten(), ignore_index=-1)
+
+    def metric_sums(self, output, batch):
+        y = batch[1].flatten()
+        return {"loss": F.cross_entropy(output.flatten(0, 1).float(), y, ignore_index=-1, reduction="sum"),
+                "count": (y >= 0).sum()}
+
+    def summarize(self, sums):
+        loss = float(sums["loss"]) / max(float(sums["count"]), 1.0)
+        return {"loss": loss, "bpc": loss / math.log(2)}
+
+    @torch.no_grad()
+    def evaluate(self, model, source, device, autocast=None):
+        """One pass over the text, carrying each piece's state from chunk to chunk (the training state is kept)."""
+        sums = {"loss": torch.zeros((), device=device, dtype=torch.float64),
+                "count": torch.zeros((), device=device, dtype=torch.long)}
+        t0 = time.perf_counter()
+        state, carry = None, self.config.get("carry_state", True)
+        for batch in source.iter_epoch(0):
+            x, y, reset = to_device(batch, device)
+            logits, state = model(x, state if carry and not bool(reset[0]) else None)
+            for k, v in self.metric_sums(logits, (x, y)).items():
+                sums[k] += v
+        if self.clock is not None:
+            self.clock.pause(time.perf_counter() - t0)
+        return sums
+
+    def state_dict(self) -> dict:
+        out = {"state": list(self.state) if self.state is not None else []}
+        if self.clock is not None:
+            out["clock"] = self.clock.state_dict()
+        return out
+
+    def load_state_dict(self, saved: dict) -> None:
+        self.state = tuple(saved["state"]) if saved.get("state") else None
+        if self.clock is not None and "clock" in saved:
+            self.clock.load_state_dict(saved["clock"])
+
+
+def build_model(opts: dict, vocab_size: int) -> CharRNN:
+    return CharRNN(vocab_size, opts["hidden"], opts["layers"], opts["cell"], opts["embed"], opts["dropout"])
+
+
+def build_task(opts: dict, rt: Runtime, batch_size: int, seed: int) -> TextTask:
+    """The task for text file opts["file"]: vocabulary of the whole file, last val_fraction for validation."""
+    opts = {**TASK_DEFAULTS, **{k: v for k, v in opts.items() if v is not None}}
+    text = read_text(opts["file"])
+    vocab = Vocab.of(text)
+    ids = vocab.encode(text)
+    train_ids, val_ids = split_by_position(ids, opts["val_fraction"])
+    try:
+        train = StreamSource(train_ids, rt.per_rank_batch(batch_size) * rt.world_size, opts["seq_len"],
+                             seed=seed, rank=rt.rank, world=rt.world_size)
+    except DataError as e:
+        raise DataError(f"{opts['file']}: {e}") from e
+    evals = {"val": EvalStreams(val_ids, opts["eval_streams"], opts["seq_len"], rt.rank, rt.world_size)} \
+        if len(val_ids) >= 2 else {}
+    meta = {"vocab": vocab.chars, "file": str(Path(opts["file"]).resolve()), "num_chars": len(ids),
+            "num_train": len(train_ids), "num_val": len(val_ids)}
+    model = build_model(opts, len(vocab))
+    return TextTask(model, train, evals, opts, meta)
