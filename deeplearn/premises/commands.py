@@ -169,6 +169,10 @@ def register(subparsers) -> None:
     sp.add_argument("--all-problems", action="store_true", help="train on every problem (no held-out test split)")
     sp.set_defaults(func=cmd_fit)
 
+    from deeplearn.premises.neural import train as neural_train  # `premises train`: the neural ranker (issue 7)
+
+    neural_train.register(sub, corpus_opts)
+
     sp = sub.add_parser("evaluate", help="ranking metrics and E proof rates on the test split")
     corpus_opts(sp)
     sp.add_argument("--method", nargs="+", default=["sine", "mepo", "knn", "nb"], help="rankers to evaluate")

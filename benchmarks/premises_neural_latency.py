@@ -1,0 +1,56 @@
+"""Ranking latency of the neural ranker: premise embeddings cached once per corpus, then one conjecture encoding
+plus the head over ~4,000 cached rows per ranking (issue 7 asks for well under 100 ms).
+
+    python benchmarks/premises_neural_latency.py --model runs/neural-lstm-token [--data-dir ../shared/data]
+
+Without --model it times an untrained model of the default size (the latency does not depend on the weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from deeplearn.premises import ranker as ranker_mod
+from deeplearn.premises.corpus import load_mptp
+from deeplearn.premises.neural.encoding import Encoding
+from deeplearn.premises.neural.model import PremiseModel
+from deeplearn.premises.neural.ranker import NeuralRanker
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model")
+    ap.add_argument("--data-dir")
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    a = ap.parse_args()
+    corpus = load_mptp(a.data_dir)
+    big = max(corpus.problems, key=lambda p: len(p.premises))  # the problem with the most candidates
+    others = sorted(corpus.problems, key=lambda p: -len(p.premises))[1: 1 + a.repeats]
+    for threads in a.threads:
+        if a.model:
+            r = ranker_mod.load(a.model)
+        else:
+            enc = Encoding.build(corpus.formulas.values())
+            r = NeuralRanker.from_model(PremiseModel(enc.size), enc, {})
+        torch.set_num_threads(threads)  # after loading: the ranker sets one thread when it loads
+        t0 = time.perf_counter()
+        r.premise_rows(list(corpus.formulas.values()))  # the once-per-corpus cache: every formula encoded once
+        cache_s = time.perf_counter() - t0
+        times = []
+        for p in [big] + others:
+            t0 = time.perf_counter()
+            r.rank(p.conjecture, p.premises)
+            times.append(time.perf_counter() - t0)
+        print(f"threads {threads}: premise cache for {len(corpus.formulas)} formulas {cache_s:.2f} s; ranking "
+              f"{len(big.premises)} premises {1000 * times[0]:.1f} ms; {len(others)} next-largest problems "
+              f"({statistics.fmean(len(p.premises) for p in others):.0f} premises on average): median "
+              f"{1000 * statistics.median(times[1:]):.1f} ms, max {1000 * max(times[1:]):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

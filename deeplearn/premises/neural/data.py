@@ -1,0 +1,79 @@
+"""Training pairs (conjecture, premise, useful?) from the training problems' proofs, as DeepMath built them.
+
+* Positives: every premise some known proof of the conjecture used: `Problem.deps`, plus for MPTP2078 the
+  upstream `atp_deps` and all our E proofs (`e_proofs`) - a union is right for labels (each is useful).
+* Negatives, per problem: as many highly k-NN-ranked unused premises as positives (the corpus's `nn_negatives`
+  where it has them - training problems only -, else part 1's k-NN fitted on the training problems), plus
+  `random_ratio` times as many random unused chainy premises (the ranker must also push down the thousands of
+  unrelated premises, which k-NN negatives never show it); hard negatives are added by mining (train.py).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from deeplearn.paths import DataError
+from deeplearn.premises.corpus import Corpus, Problem, _read_jsonl
+
+
+@dataclass
+class Labels:
+    positives: list[str]
+    knn_negatives: list[str] = field(default_factory=list)  # best-ranked unused first
+
+
+def mptp_labels(corpus: Corpus) -> dict[str, dict]:
+    """problem id -> the raw record's proof fields (atp_deps, e_proofs, nn_negatives), for MPTP2078 only."""
+    path = Path(corpus.root or "") / "problems.jsonl.gz"
+    if corpus.root is None or not path.exists():
+        return {}
+    return {r["id"]: {k: r.get(k) for k in ("atp_deps", "e_proofs", "nn_negatives")} for r in _read_jsonl(path)}
+
+
+def problem_labels(problems: Sequence[Problem], records: dict[str, dict], knn=None) -> dict[str, Labels]:
+    """Labels of every problem with a known proof; `knn`, a fitted part-1 ranker, supplies missing negatives."""
+    out = {}
+    for p in problems:
+        cands = {a.name for a in p.premises}
+        rec = records.get(p.id, {})
+        pos = list(dict.fromkeys(list(p.deps or []) + list(rec.get("atp_deps") or []) +
+                                 [n for e in rec.get("e_proofs") or [] for n in e.get("used") or []]))
+        pos = [n for n in pos if n in cands]
+        if not pos:
+            continue
+        used = set(pos)
+        negs = [n for n in rec.get("nn_negatives") or [] if n in cands and n not in used]
+        if len(negs) < len(pos) and knn is not None:
+            ranked = [n for n, _ in knn.rank(p.conjecture, p.premises) if n not in used]
+            negs = list(dict.fromkeys(negs + ranked))
+        out[p.id] = Labels(pos, negs[: len(pos)])
+    return out
+
+
+def pairs(problems: Sequence[Problem], labels: dict[str, Labels], random_ratio: float, seed: int,
+          extra_negatives: dict[str, list[str]] | None = None) -> list[tuple[str, str, float]]:
+    """(conjecture name, premise name, label) rows; random negatives are a pure function of (seed, problem)."""
+    rows = []
+    for p in problems:
+        lab = labels.get(p.id)
+        if lab is None:
+            continue
+        rows += [(p.name, n, 1.0) for n in lab.positives]
+        negs = list(dict.fromkeys(lab.knn_negatives + (extra_negatives or {}).get(p.id, [])))
+        taken = set(lab.positives) | set(negs)
+        pool = [a.name for a in p.premises if a.name not in taken]
+        k = min(len(pool), round(random_ratio * len(lab.positives)))
+        negs += random.Random(f"{seed}:{p.id}").sample(pool, k)
+        rows += [(p.name, n, 0.0) for n in negs]
+    return rows
+
+
+def check_trainable(train: Sequence[Problem], labels: dict[str, Labels], where: str) -> None:
+    if not train:
+        raise DataError(f"{where}: no training problems (the corpus is empty)")
+    if not labels:
+        raise DataError(f"{where}: none of the {len(train)} training problems has a known proof, so there is "
+                        f"nothing to learn from (give proof dependencies, e.g. --deps deps.json with --tptp-dir)")

@@ -1,0 +1,41 @@
+"""Classifier heads: combine a conjecture embedding and a premise embedding into one usefulness logit."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+HEADS: dict[str, type] = {}
+
+
+def register(name: str):
+    def deco(cls):
+        HEADS[name] = cls
+        return cls
+    return deco
+
+
+@register("concat")
+class ConcatHead(nn.Module):
+    """DeepMath's head: concatenation -> ReLU fully connected layer -> logit."""
+
+    def __init__(self, conj_dim: int, prem_dim: int, hidden: int = 64):
+        super().__init__()
+        self.fc = nn.Linear(conj_dim + prem_dim, hidden)
+        self.out = nn.Linear(hidden, 1)
+
+    def forward(self, c: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.fc(torch.cat([c, p], dim=-1)))).squeeze(-1)
+
+
+@register("dot")
+class DotHead(nn.Module):
+    """Dot product of linear projections (plus a bias): ranking is then one matrix-vector product."""
+
+    def __init__(self, conj_dim: int, prem_dim: int, hidden: int = 64):
+        super().__init__()
+        self.c, self.p = nn.Linear(conj_dim, hidden), nn.Linear(prem_dim, hidden)
+        self.bias = nn.Parameter(torch.zeros(()))
+
+    def forward(self, c: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return (self.c(c) * self.p(p)).sum(-1) + self.bias

@@ -1,0 +1,150 @@
+"""`deeplearn premises train`: fit the neural ranker through the engine, then mine hard negatives and refit.
+
+Round 0 trains on positives, k-NN negatives and random negatives (data.py). Each further round ranks every
+training problem's candidates with the current model, adds the best-ranked premises no known proof uses as
+negatives (DeepMath's hard-negative mining), and continues training from the current weights. Every round is a
+run directory of its own (RUN/round0, RUN/round1, ...: checkpoints, metrics, curves); the final model is
+RUN/ranker.json + RUN/model.pt. `--resume` skips finished rounds and resumes an interrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from deeplearn.engine import config as engine_config
+from deeplearn.paths import DataError
+
+# Adam at 2e-3 with clipping: the usual stable choice for small LSTMs; budgets sized for this 2-core CPU.
+# One thread: small recurrent steps do not parallelize, and with a second job on the other core 2 threads made an
+# LSTM step 250x slower here (6 s instead of 24 ms: the threads wait on each other).
+TRAIN_DEFAULTS = {"epochs": 4, "batch_size": 64, "optimizer": "adam", "lr": 2e-3, "clip_grad": 1.0,
+                  "monitor": "val_loss", "log_every": 50, "progress": "lines", "threads": 1}
+TASK_DEFAULTS = {"encoder": "lstm", "level": "token", "head": "concat", "embed_dim": 32, "hidden": 64, "layers": 1,
+                 "kernel": 5, "head_hidden": 128, "pool": "max", "max_len": 192, "min_count": 2, "buckets": 64,
+                 "random_ratio": 1.0, "hard_rounds": 1, "hard_epochs": 2, "val_fraction": 0.05}
+
+
+def register(sub, corpus_opts) -> None:
+    from deeplearn.premises.neural.base import ENCODERS
+    from deeplearn.premises.neural.heads import HEADS
+    from deeplearn.premises.neural import model  # noqa: F401  (fills ENCODERS)
+
+    sp = sub.add_parser("train", help="train the neural ranker (DeepMath-style two-encoder model) via the engine")
+    corpus_opts(sp)
+    sp.add_argument("--out", required=True, help="run directory (model: RUN/ranker.json, RUN/model.pt)")
+    sp.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    sp.add_argument("--all-problems", action="store_true", help="train on every problem (no held-out test split)")
+    g = sp.add_argument_group("model and data")
+    g.add_argument("--encoder", choices=sorted(ENCODERS), help="default lstm")
+    g.add_argument("--level", choices=["token", "char"], help="default token")
+    g.add_argument("--head", choices=sorted(HEADS), help="default concat")
+    g.add_argument("--pool", choices=["max", "last"], help="recurrent encoders: max over outputs (default) or last")
+    for name, typ in [("embed_dim", int), ("hidden", int), ("layers", int), ("kernel", int), ("head_hidden", int),
+                      ("max_len", int), ("min_count", int), ("buckets", int), ("random_ratio", float),
+                      ("hard_rounds", int), ("hard_epochs", float), ("val_fraction", float)]:
+        g.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, help=f"default {TASK_DEFAULTS[name]}")
+    engine_config.add_train_arguments(sp, TRAIN_DEFAULTS)
+    sp.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from deeplearn.premises import corpus as corpus_mod
+
+    c = (corpus_mod.load_tptp_dir(args.tptp_dir, args.deps) if args.tptp_dir
+         else corpus_mod.load_mptp(args.data_dir, args.limit))
+    out = Path(args.out)
+    stored = json.loads((out / "train.json").read_text()) if args.resume and (out / "train.json").exists() else {}
+    opts = {**TASK_DEFAULTS, **stored.get("task", {}),
+            **{k: getattr(args, k) for k in TASK_DEFAULTS if getattr(args, k, None) is not None}}
+    tc = engine_config.merge(args, stored.get("train"), TRAIN_DEFAULTS)
+    ranker, report = train(c, opts, tc, out, resume=args.resume, test_fraction=args.test_fraction,
+                           all_problems=args.all_problems, where=str(args.tptp_dir or c.root))
+    print(f"saved {out / 'ranker.json'}: {json.dumps(report['rounds'][-1])}")
+    return 0
+
+
+def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fraction: float = 0.2,
+          all_problems: bool = False, where: str = "corpus", log=print):
+    """Train on the corpus's training split; returns the fitted NeuralRanker and a report (also RUN/report.json)."""
+    from deeplearn.engine import checkpoint as ckpt
+    from deeplearn.engine import fit, setup
+    from deeplearn.premises import evaluate as ev
+    from deeplearn.premises.knn import KNN
+    from deeplearn.premises.neural import data
+    from deeplearn.premises.neural.encoding import Encoding
+    from deeplearn.premises.neural.model import MODEL_DEFAULTS, PremiseModel
+    from deeplearn.premises.neural.ranker import NeuralRanker
+    from deeplearn.premises.neural.task import PairTask
+
+    opts = {**TASK_DEFAULTS, **opts}
+    t0 = time.perf_counter()
+    train_probs = list(corpus.problems) if all_problems else ev.chrono_split(corpus, test_fraction)[0]
+    if not corpus.problems:
+        raise DataError(f"{where}: the corpus has no problems")
+    records = data.mptp_labels(corpus)
+    knn = KNN().fit(train_probs)  # negatives for problems the corpus gives none for (cheap: a fit is < 1 s)
+    labels = data.problem_labels(train_probs, records, knn)
+    data.check_trainable(train_probs, labels, where)
+    n_val = int(round(opts["val_fraction"] * len(train_probs))) if len(labels) > 1 else 0
+    fit_probs, val_probs = train_probs[: len(train_probs) - n_val], train_probs[len(train_probs) - n_val:]
+    pool = {a.name: a for p in train_probs for a in [p.conjecture, *p.premises]}
+    encoding = Encoding.build(pool.values(), opts["level"], opts["min_count"], opts["buckets"], opts["max_len"])
+    if not resume and (out / "round0").exists():
+        raise DataError(f"{out} already holds a training run; pass --resume to continue it, or another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train.json").write_text(json.dumps({"task": opts, "train": tc.to_dict()}, indent=1))
+    rt = setup(tc)
+    model_opts = {k: opts[k] for k in MODEL_DEFAULTS}
+    model = PremiseModel(encoding.size, **model_opts)
+    meta = {"encoding": encoding.state(), "train_problems": len(fit_probs), "val_problems": len(val_probs),
+            "labelled_problems": len(labels)}
+    log(f"{len(fit_probs)} training problems ({sum(p.id in labels for p in fit_probs)} with proofs), "
+        f"{len(val_probs)} validation; vocabulary {len(encoding.itos)} + {encoding.buckets} hash buckets "
+        f"({encoding.level} level); prep {time.perf_counter() - t0:.1f} s")
+    report = {"rounds": []}
+    extra: dict[str, list[str]] = {}
+    for rnd in range(opts["hard_rounds"] + 1):
+        rdir = out / f"round{rnd}"
+        rows = data.pairs(fit_probs, labels, opts["random_ratio"], tc.seed, extra)
+        val_rows = data.pairs(val_probs, labels, opts["random_ratio"], tc.seed)
+        task = PairTask(model, encoding, pool, rows, val_rows, tc.batch_size, tc.seed, rt, opts, meta)
+        rc = tc if rnd == 0 else engine_config.TrainConfig.from_dict(
+            {**tc.to_dict(), "epochs": opts["hard_epochs"], "steps": None, "max_time": None})
+        if (rdir / "summary.json").exists():  # finished before an interruption: reuse its weights
+            summary = json.loads((rdir / "summary.json").read_text())
+        else:
+            summary = fit(task, rc, rt, rdir, resume=resume and (rdir / "checkpoints" / "last.pt").exists())
+        best = rdir / "checkpoints" / ("best.pt" if (rdir / "checkpoints" / "best.pt").exists() else "last.pt")
+        model.load_state_dict(ckpt.load(best)["model"])
+        row = {"round": rnd, "pairs": len(rows), "positives": int(sum(r[2] for r in rows)),
+               "steps": summary["steps"], "train_time_s": summary["train_time_s"],
+               "val": summary.get("best") or {}, "weights": best.name}
+        if rnd < opts["hard_rounds"]:
+            t1 = time.perf_counter()
+            added = mine(NeuralRanker.from_model(model, encoding), fit_probs, labels, extra)
+            row.update(mined=added, mining_s=round(time.perf_counter() - t1, 1))
+            model.train()
+        report["rounds"].append(row)
+        log(f"round {rnd}: {json.dumps(row)}")
+    ranker = NeuralRanker.from_model(model, encoding, {**opts, "train": tc.to_dict()})
+    ranker.save(out)
+    report["wall_s"] = round(time.perf_counter() - t0, 1)
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    return ranker, report
+
+
+def mine(ranker, problems, labels, extra: dict[str, list[str]]) -> int:
+    """Add, per labelled problem, as many hard negatives as it has positives: the best-ranked premises that are
+    neither used by a known proof nor already negatives. Returns how many were added."""
+    added = 0
+    for p in problems:
+        lab = labels.get(p.id)
+        if lab is None:
+            continue
+        known = set(lab.positives) | set(lab.knn_negatives) | set(extra.get(p.id, []))
+        new = [n for n, _ in ranker.rank(p.conjecture, p.premises) if n not in known][: len(lab.positives)]
+        extra.setdefault(p.id, []).extend(new)
+        added += len(new)
+    return added

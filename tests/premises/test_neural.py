@@ -1,0 +1,173 @@
+"""The neural ranker (issue 7): separate encoders, cached = pairwise scoring, learning a rare-symbol match,
+clear errors on bad corpora, unseen symbols. Tiny models: the whole file runs in seconds."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from deeplearn import cli
+from deeplearn.engine.config import TrainConfig
+from deeplearn.paths import DataError
+from deeplearn.premises import ranker as ranker_mod
+from deeplearn.premises.corpus import Corpus, Problem, load_tptp_dir
+from deeplearn.premises.neural.base import ENCODERS
+from deeplearn.premises.neural.encoding import Encoding
+from deeplearn.premises.neural.model import PremiseModel, padded
+from deeplearn.premises.neural.ranker import NeuralRanker
+from deeplearn.premises.neural.train import train
+from deeplearn.premises.tptp import parse_formula
+
+TINY = {"embed_dim": 16, "hidden": 32, "head_hidden": 128}
+
+
+def f(name, body, role="axiom"):
+    return parse_formula(f"fof({name}, {role}, {body}).")
+
+
+# Toy corpus: conjecture t_i mentions the rare constant s_i and its proof used p_i, the one premise with s_i;
+# every premise has the same shape otherwise, so only the shared rare symbol tells them apart.
+N = 6
+PREMS = [f(f"p{i}", f"! [X] : (r(X, s{i}) | ~ q(X))") for i in range(N)]
+PROBS = [Problem(f"T{i}", f(f"t{i}", f"! [X] : (r(X, s{i}) => q(X))", "conjecture"), PREMS, deps=[f"p{i}"], index=i)
+         for i in range(N)]
+
+
+def tiny_train(tmp_path, encoder="lstm", head="concat", steps=300):
+    opts = {**TINY, "encoder": encoder, "head": head, "hard_rounds": 1, "hard_epochs": 5, "val_fraction": 0.0,
+            "random_ratio": 5.0}
+    tc = TrainConfig(steps=steps, batch_size=36, optimizer="adam", lr=3e-3, threads=1, progress="none",
+                     log_every=1000)
+    return train(Corpus({}, PROBS), opts, tc, tmp_path / "run", all_problems=True, log=lambda s: None)[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return tiny_train(tmp_path_factory.mktemp("neural"))
+
+
+@pytest.mark.parametrize("kind", sorted(ENCODERS))
+def test_the_two_encoders_have_separate_weights(kind):
+    torch.manual_seed(0)
+    m = PremiseModel(40, encoder=kind, **TINY)
+    conj = {p.data_ptr() for p in m.conjecture.parameters()}
+    assert conj and conj.isdisjoint(p.data_ptr() for p in m.premise.parameters())
+    ids, lengths = padded([[5, 6, 7, 8], [9, 10]])
+    before_c, before_p = m.conjecture(ids, lengths), m.premise(ids, lengths)
+    assert not torch.allclose(before_c, before_p)  # same input, different weights, different embeddings
+    with torch.no_grad():
+        for p in m.conjecture.parameters():
+            p.add_(0.1)
+    assert torch.equal(m.premise(ids, lengths), before_p)
+    assert not torch.allclose(m.conjecture(ids, lengths), before_c)
+
+
+@pytest.mark.parametrize("kind,head", [("lstm", "concat"), ("cnn", "dot"), ("cnn-lstm", "concat"), ("gru", "dot")])
+def test_cached_ranking_equals_pairwise_scoring(kind, head):
+    torch.manual_seed(1)
+    enc = Encoding.build(PREMS + [p.conjecture for p in PROBS], min_count=1, buckets=8)
+    model = PremiseModel(enc.size, encoder=kind, head=head, **TINY).eval()
+    r = NeuralRanker.from_model(model, enc)
+    premises = PREMS + [f("long", "! [X, Y] : ((r(X, Y) & q(Y)) => (q(X) | r(Y, s1)))")]  # mixed lengths
+    conj = PROBS[2].conjecture
+    cached = dict(r.rank(conj, premises))
+    again = dict(r.rank(conj, list(reversed(premises))))  # warm cache, another order
+    c_ids, c_len = padded([enc.encode(conj)])
+    with torch.no_grad():
+        for p in premises:
+            p_ids, p_len = padded([enc.encode(p)])
+            one = model(c_ids, c_len, p_ids, p_len, torch.tensor([0]), torch.tensor([0])).item()
+            assert cached[p.name] == pytest.approx(one, abs=1e-5)
+            assert again[p.name] == pytest.approx(one, abs=1e-5)
+
+
+def test_learns_to_rank_the_premise_sharing_the_rare_symbol_first(trained):
+    for i, p in enumerate(PROBS):
+        assert trained.rank(p.conjecture, PREMS)[0][0] == f"p{i}"
+
+
+def test_an_untrained_model_does_not_know(tmp_path):
+    # the same pipeline with no training steps fails the test above: that test is not vacuous
+    r = tiny_train(tmp_path, steps=1)
+    firsts = [r.rank(p.conjecture, PREMS)[0][0] for p in PROBS]
+    assert sum(first == f"p{i}" for i, first in enumerate(firsts)) < N
+
+
+def test_unseen_symbols_still_rank(trained, tmp_path):
+    enc = trained.encoding
+    assert "s1" in enc.stoi and "zz_new_9" not in enc.stoi
+    a, b = f("u1", "zz_new_9(c_unseen)"), f("u2", "yy_other_3(c_unseen)")
+    ids_a, ids_b = enc.encode(a), enc.encode(b)
+    assert all(0 < i <= enc.buckets for i in (ids_a[0], ids_b[0]))  # unseen symbols go to hash buckets
+    assert ids_a[0] != ids_b[0]
+    problem = tmp_path / "new.p"
+    problem.write_text("fof(n1, axiom, ! [X] : (r(X, s3) | ~ zz_new_9(X))).\nfof(n2, axiom, yy_other_3(c_unseen)).\n"
+                       "fof(n3, axiom, ! [X] : (r(X, s4) | ~ q(X))).\n"
+                       "fof(goal, conjecture, ! [X] : (zz_new_9(X) => r(X, s3))).\n")
+    run = tmp_path / "run"
+    trained.save(run)
+    loaded = ranker_mod.load(run)
+    ranking = loaded.rank(*_conj_and_premises(problem))
+    assert sorted(n for n, _ in ranking) == ["n1", "n2", "n3"] and all(math.isfinite(s) for _, s in ranking)
+    assert ranking == trained.rank(*_conj_and_premises(problem))  # save/load keeps the scores
+
+
+def _conj_and_premises(path):
+    from deeplearn.premises.corpus import load_tptp_problem
+
+    p = load_tptp_problem(path)
+    return p.conjecture, p.premises
+
+
+def test_cli_rank_and_select_with_a_neural_model(trained, tmp_path, capsys):
+    run = tmp_path / "run"
+    trained.save(run)
+    problem = tmp_path / "t3.p"
+    problem.write_text("".join(f"fof(p{i}, axiom, ! [X] : (r(X, s{i}) | ~ q(X))).\n" for i in range(N)) +
+                       "fof(t3, conjecture, ! [X] : (r(X, s3) => q(X))).\n")
+    assert cli.main(["premises", "rank", str(problem), "--method", "neural", "--model", str(run), "--top", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("p3\t")
+    out = tmp_path / "reduced.p"
+    assert cli.main(["premises", "select", str(problem), "--method", "neural", "--model", str(run), "--top", "1",
+                     "-o", str(out)]) == 0
+    assert "fof(p3," in out.read_text() and "fof(p2," not in out.read_text()
+    assert cli.main(["premises", "rank", str(problem), "--method", "knn", "--model", str(run)]) == 2
+    assert "holds a 'neural' model" in capsys.readouterr().err
+
+
+def test_empty_or_corrupt_corpus_gives_a_clear_error(tmp_path, capsys):
+    tc = TrainConfig(steps=1, threads=1, progress="none")
+    with pytest.raises(DataError, match="no problems"):
+        train(Corpus({}, []), {}, tc, tmp_path / "a", all_problems=True)
+    unproved = [Problem(p.id, p.conjecture, p.premises, deps=None, index=p.index) for p in PROBS]
+    with pytest.raises(DataError, match="has a known proof"):
+        train(Corpus({}, unproved), {}, tc, tmp_path / "b", all_problems=True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["premises", "train", "--tptp-dir", str(empty), "--out", str(tmp_path / "c")]) == 2
+    assert "no *.p" in capsys.readouterr().err
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.p").write_text("fof(a, axiom, p(a)).\nfof(b, conjecture, p(a) &).\n")
+    with pytest.raises(DataError, match=r"x\.p.*2.*2[0-9]"):
+        load_tptp_dir(bad)
+    assert cli.main(["premises", "train", "--tptp-dir", str(bad), "--out", str(tmp_path / "d")]) == 2
+    assert "x.p" in capsys.readouterr().err
+    with pytest.raises(DataError, match="model.pt|neural model"):
+        (tmp_path / "e").mkdir()
+        (tmp_path / "e" / "ranker.json").write_text('{"method": "neural", "params": {}}')
+        ranker_mod.load(tmp_path / "e")
+
+
+def test_resume_reuses_finished_rounds_and_refuses_to_overwrite(tmp_path):
+    first = tiny_train(tmp_path, steps=20)
+    with pytest.raises(DataError, match="--resume"):
+        tiny_train(tmp_path, steps=20)
+    opts = {**TINY, "hard_rounds": 1, "hard_epochs": 5, "val_fraction": 0.0, "random_ratio": 5.0}
+    tc = TrainConfig(steps=20, batch_size=36, optimizer="adam", lr=3e-3, threads=1, progress="none")
+    again = train(Corpus({}, PROBS), opts, tc, tmp_path / "run", resume=True, all_problems=True, log=lambda s: None)[0]
+    conj = PROBS[0].conjecture
+    assert again.rank(conj, PREMS) == first.rank(conj, PREMS)  # both rounds reused: the same weights
