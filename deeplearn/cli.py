@@ -7,10 +7,10 @@ function; this file only lists those modules, in the order `deeplearn --help` sh
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from deeplearn.paths import DataError
+from deeplearn.plugins import import_if_present
 
 # Modules that add commands; a module that is not there yet is skipped (planned systems).
 COMMAND_MODULES = [
@@ -32,15 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
     unavailable = []
     for name in COMMAND_MODULES:
         try:
-            module = importlib.import_module(name)
+            module = import_if_present(name)
         except ModuleNotFoundError as e:
-            if e.name is not None and name.startswith(e.name):
-                continue  # that system is not built yet
             if e.name is not None and not e.name.startswith("deeplearn"):
                 unavailable.append(f"{name.split('.')[1]} (needs the package {e.name})")
                 continue  # a missing third-party package disables that system only
             raise
-        module.register(sub)
+        if module is not None:  # None: that system is not built yet
+            module.register(sub)
     if unavailable:
         parser.epilog = "unavailable here: " + ", ".join(unavailable)
     return parser

@@ -8,7 +8,6 @@ A learned ranker saves to and loads from a run directory (`fit --out RUN`, `--mo
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 from collections import Counter
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from deeplearn.paths import DataError
+from deeplearn.plugins import import_if_present
 from deeplearn.premises.tptp import Annotated
 
 # Modules that register rankers; a module not built yet (the neural ranker of part 2) is skipped.
@@ -66,11 +66,7 @@ def _load_modules() -> None:
     if _loaded:
         return
     for mod in RANKER_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name is None or not mod.startswith(e.name):
-                raise
+        import_if_present(mod)
     _loaded = True
 
 

@@ -7,12 +7,13 @@ shape (C, H, W) and keyword options, and returns an `nn.Module` whose forward re
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 import torch
 from torch import nn
+
+from deeplearn.plugins import import_if_present
 
 # Modules that register models; imported on first lookup (a module not built yet is skipped).
 MODEL_MODULES = ["deeplearn.supervised.mlp", "deeplearn.vision.models"]
@@ -55,11 +56,7 @@ def _load_all() -> None:
     if _loaded:
         return
     for mod in MODEL_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name is None or not mod.startswith(e.name):
-                raise
+        import_if_present(mod)
     _loaded = True
 
 
