@@ -28,8 +28,9 @@ def register(sub) -> None:
     p.add_argument("--hidden", type=int, nargs="+", help="MLP hidden widths (default: 256 256)")
     p.add_argument("--activation", choices=["relu", "tanh", "sigmoid"], help="MLP activation (default: relu)")
     p.add_argument("--dropout", type=float, help="dropout probability where the model has dropout")
-    p.add_argument("--init", choices=["kaiming", "paper"],
-                   help="weight initialisation, for models that offer both (alexnet, zfnet; default kaiming)")
+    p.add_argument("--init", choices=["kaiming", "paper", "small-stem"],
+                   help="weight initialisation, for models that offer a choice (alexnet, zfnet; default kaiming; "
+                        "small-stem: kaiming with the paper's N(0, 0.01) first layer)")
     p.add_argument("--val-fraction", type=float, help="part of train held out for validation (default 0.1)")
     p.add_argument("--augment", choices=list(AUGMENTATIONS), help="training augmentation (default: none)")
     p.add_argument("--label-smoothing", type=float, help="label smoothing of the cross-entropy (default 0)")

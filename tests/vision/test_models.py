@@ -166,3 +166,14 @@ def test_alexnet_paper_init():
     f = model.features
     assert torch.all(f.conv2.bias == 1) and torch.all(f.conv1.bias == 0) and torch.all(model.classifier.fc8.bias == 0)
     assert abs(f.conv3.weight.std().item() - 0.01) < 1e-3
+
+
+@pytest.mark.parametrize("name", ["alexnet-cifar", "zfnet-cifar"])
+def test_small_stem_init(name):
+    """small-stem: the paper's N(0, 0.01) in conv1 only, He normal (std sqrt(2 / fan_in)) above it."""
+    f = build(name, init="small-stem")[0].features
+    assert abs(f.conv1.weight.std().item() - 0.01) < 1e-3
+    fan_in = f.conv3.weight[0].numel()
+    assert abs(f.conv3.weight.std().item() - (2 / fan_in) ** 0.5) < 0.05 * (2 / fan_in) ** 0.5
+    with pytest.raises(ValueError, match="init must be one of"):
+        build(name, init="xavier")

@@ -10,7 +10,8 @@ The two-GPU split is grouped convolution: conv2, conv4 and conv5 only see the ke
 Deliberate deviations:
 - Input 227x227: the paper says 224, but 11x11 stride-4 kernels give the stated 55x55 maps only from 227.
 - Initialisation: He normal by default; the paper's (weights N(0, 0.01), biases 1 in conv2, conv4, conv5, fc6, fc7,
-  0 elsewhere, Sec. 5) with `init="paper"` - it trains from scratch only slowly, without the paper's 90 epochs.
+  0 elsewhere, Sec. 5) with `init="paper"` - it trains from scratch only slowly, without the paper's 90 epochs;
+  `init="small-stem"`: He normal with the paper's N(0, 0.01) in conv1 only (readable filters after a short run).
 - `alexnet-cifar` (32x32): the stem's downsampling is removed, i.e. conv1 keeps its 11x11 kernels but has stride 1
   ("same" padding), so the second stage sees 32x32 maps where the paper has 55x55; everything after is the paper's,
   ending in 256 x 3 x 3 = 2,304 features (9,216 in the paper) before fc6.
@@ -22,7 +23,7 @@ from collections import OrderedDict
 
 from torch import nn
 
-from deeplearn.vision.models.common import check_input, check_options, init_kaiming, lrn
+from deeplearn.vision.models.common import check_input, check_options, init_weights, lrn
 from deeplearn.supervised.models import register
 
 PAPER = "Krizhevsky, Sutskever, Hinton 2012, ImageNet Classification with Deep Convolutional Neural Networks"
@@ -60,19 +61,18 @@ class AlexNet(nn.Module):
             ("drop7", nn.Dropout(dropout)),
             ("fc8", nn.Linear(4096, num_classes)),                      # N x K
         ]))
-        if init == "paper":
-            for name, m in self.named_modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
-                    nn.init.normal_(m.weight, 0.0, 0.01)
-                    ones = name.split(".")[-1] in ("conv2", "conv4", "conv5", "fc6", "fc7")
-                    nn.init.constant_(m.bias, 1.0 if ones else 0.0)  # bias 1 feeds ReLUs positive inputs early
-        elif init == "kaiming":
-            init_kaiming(self)
-        else:
-            raise ValueError(f"init must be 'kaiming' or 'paper', got {init!r}")
+        init_weights(self, init, _paper_init)
 
     def forward(self, x):
         return self.classifier(self.features(x).flatten(1))
+
+
+def _paper_init(model: nn.Module) -> None:
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.01)
+            ones = name.split(".")[-1] in ("conv2", "conv4", "conv5", "fc6", "fc7")
+            nn.init.constant_(m.bias, 1.0 if ones else 0.0)  # bias 1 feeds ReLUs positive inputs early
 
 
 def _build(name, num_classes, input_shape, options, cifar):

@@ -12,7 +12,7 @@ Deliberate deviations:
   the ZF paper gives none.
 - The paper renormalizes each conv filter whose RMS exceeds 0.1 back to 0.1 during training (Sec. 3);
   that is a training-loop constraint and is not done here. Initialisation as `alexnet` (He normal; `init="paper"`:
-  weights N(0, 0.01), biases 0, Sec. 3).
+  weights N(0, 0.01), biases 0, Sec. 3; `init="small-stem"`: He normal, N(0, 0.01) in conv1 only).
 - `zfnet-cifar` (32x32): the stem's downsampling (conv1 stride 2 and pool1: 224 -> 55) is removed, conv1 keeps
   its 7x7 kernels; conv2 onwards is the paper's, giving 14 -> 7 -> 3 and 256 x 3 x 3 = 2,304 features before fc6.
 """
@@ -24,7 +24,7 @@ from collections import OrderedDict
 from torch import nn
 
 from deeplearn.supervised.models import register
-from deeplearn.vision.models.common import check_input, check_options, init_kaiming, lrn
+from deeplearn.vision.models.common import check_input, check_options, init_weights, lrn
 
 PAPER = "Zeiler, Fergus 2013, Visualizing and Understanding Convolutional Networks (arXiv 1311.2901)"
 
@@ -66,18 +66,17 @@ class ZFNet(nn.Module):
             ("drop7", nn.Dropout(dropout)),
             ("fc8", nn.Linear(4096, num_classes)),                     # N x K
         ]))
-        if init == "paper":
-            for m in self.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
-                    nn.init.normal_(m.weight, 0.0, 0.01)  # Sec. 3: "weights initialized to 10^-2, biases to 0" (read: std)
-                    nn.init.zeros_(m.bias)
-        elif init == "kaiming":
-            init_kaiming(self)
-        else:
-            raise ValueError(f"init must be 'kaiming' or 'paper', got {init!r}")
+        init_weights(self, init, _paper_init)
 
     def forward(self, x):
         return self.classifier(self.features(x).flatten(1))
+
+
+def _paper_init(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.01)  # Sec. 3: "weights initialized to 10^-2, biases to 0" (read: std)
+            nn.init.zeros_(m.bias)
 
 
 def _build(name, num_classes, input_shape, options, cifar):
