@@ -64,7 +64,17 @@ def test_the_two_encoders_have_separate_weights(kind):
     assert not torch.allclose(m.conjecture(ids, lengths), before_c)
 
 
-@pytest.mark.parametrize("kind,head", [("lstm", "concat"), ("cnn", "dot"), ("cnn-lstm", "concat"), ("gru", "dot")])
+def test_shared_embedding_keeps_the_encoders_separate():
+    """--share-embedding: one symbol table for both sides, every other weight still the encoder's own."""
+    m = PremiseModel(40, encoder="lstm", share_embedding=True, **TINY)
+    assert m.premise.embed.weight is m.conjecture.embed.weight
+    conj = {p.data_ptr() for n, p in m.conjecture.named_parameters() if not n.startswith("embed")}
+    assert conj and conj.isdisjoint(p.data_ptr() for p in m.premise.parameters())
+    assert len(list(m.parameters())) == len(set(map(id, m.parameters())))  # the table counts (and trains) once
+
+
+@pytest.mark.parametrize("kind,head", [("lstm", "concat"), ("cnn", "dot"), ("cnn-lstm", "concat"), ("gru", "dot"),
+                                       ("cnn", "interact")])
 def test_cached_ranking_equals_pairwise_scoring(kind, head):
     torch.manual_seed(1)
     enc = Encoding.build(PREMS + [p.conjecture for p in PROBS], min_count=1, buckets=8)
@@ -81,6 +91,37 @@ def test_cached_ranking_equals_pairwise_scoring(kind, head):
             one = model(c_ids, c_len, p_ids, p_len, torch.tensor([0]), torch.tensor([0])).item()
             assert cached[p.name] == pytest.approx(one, abs=1e-5)
             assert again[p.name] == pytest.approx(one, abs=1e-5)
+
+
+def test_mirror_init_starts_both_encoders_equal():
+    m = PremiseModel(40, encoder="cnn", mirror_init=True, share_embedding=True, **TINY)
+    ids, lengths = padded([[5, 6, 7, 8], [9, 10]])
+    assert torch.equal(m.conjecture(ids, lengths), m.premise(ids, lengths))
+    with torch.no_grad():
+        next(m.conjecture.convs.parameters()).add_(0.1)
+    assert not torch.allclose(m.conjecture(ids, lengths), m.premise(ids, lengths))  # equal start, own weights
+
+
+def test_popular_negatives_cancel_the_premise_prior():
+    """popular_ratio: each premise is drawn as a negative about as often as it is a positive, so the premise
+    alone no longer predicts the label (without them t2_subset-like premises are only ever positive)."""
+    from collections import Counter
+
+    from deeplearn.premises.neural.data import Labels, pairs
+
+    prems = [f(f"a{i}", f"r(c{i}, c{i})") for i in range(40)]
+    probs = [Problem(f"P{j}", f(f"g{j}", f"q(d{j})", "conjecture"), prems, index=j) for j in range(200)]
+    rng = __import__("random").Random(0)
+    # premise a_i is used by about 15 / (i + 1) % of the problems (Zipf-like; t2_subset: 7 % of MPTP proofs)
+    labels = {p.id: Labels([a.name for i, a in enumerate(prems) if rng.random() < 0.15 / (i + 1)] or [f"a{20 + int(p.id[1:]) % 20}"])
+              for p in probs}
+    rows = pairs(probs, labels, random_ratio=0.0, seed=0, popular_ratio=1.0)
+    pos = Counter(r[1] for r in rows if r[2] == 1.0)
+    neg = Counter(r[1] for r in rows if r[2] == 0.0)
+    assert sum(neg.values()) == sum(pos.values())
+    for name in ("a0", "a1", "a2"):  # the popular ones: about as often negative as positive
+        assert 0.6 < neg[name] / pos[name] < 1.6, (name, pos[name], neg[name])
+    assert rows == pairs(probs, labels, random_ratio=0.0, seed=0, popular_ratio=1.0)  # a function of the seed
 
 
 def test_learns_to_rank_the_premise_sharing_the_rare_symbol_first(trained):

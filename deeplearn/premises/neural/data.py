@@ -54,19 +54,39 @@ def problem_labels(problems: Sequence[Problem], records: dict[str, dict], knn=No
 
 
 def pairs(problems: Sequence[Problem], labels: dict[str, Labels], random_ratio: float, seed: int,
-          extra_negatives: dict[str, list[str]] | None = None) -> list[tuple[str, str, float]]:
-    """(conjecture name, premise name, label) rows; random negatives are a pure function of (seed, problem)."""
+          extra_negatives: dict[str, list[str]] | None = None,
+          popular_ratio: float = 0.0) -> list[tuple[str, str, float]]:
+    """(conjecture name, premise name, label) rows; sampled negatives are a pure function of (seed, problem).
+
+    `popular_ratio` x positives negatives are drawn in proportion to how often each premise is a positive (of
+    these problems): a few premises (t2_subset, ...) are used by dozens of proofs, and without such negatives the
+    premise alone predicts the label, so a model learns that prior and ranks the same premises first for every
+    conjecture; drawn this way, each premise is about as often a negative as a positive and only the conjecture
+    can tell which (word2vec's unigram negative sampling, Mikolov et al. 2013, with the same aim)."""
+    used_by = [n for p in problems if p.id in labels for n in labels[p.id].positives]
     rows = []
     for p in problems:
         lab = labels.get(p.id)
         if lab is None:
             continue
+        rng = random.Random(f"{seed}:{p.id}")
         rows += [(p.name, n, 1.0) for n in lab.positives]
         negs = list(dict.fromkeys(lab.knn_negatives + (extra_negatives or {}).get(p.id, [])))
         taken = set(lab.positives) | set(negs)
         pool = [a.name for a in p.premises if a.name not in taken]
         k = min(len(pool), round(random_ratio * len(lab.positives)))
-        negs += random.Random(f"{seed}:{p.id}").sample(pool, k)
+        negs += rng.sample(pool, k)
+        want = round(popular_ratio * len(lab.positives))
+        if want and used_by:
+            cands, taken = {a.name for a in p.premises}, set(lab.positives) | set(negs)
+            for _ in range(20 * want):  # rejection sampling: most draws are candidates of a later problem
+                if want == 0:
+                    break
+                n = used_by[rng.randrange(len(used_by))]
+                if n in cands and n not in taken:
+                    negs.append(n)
+                    taken.add(n)
+                    want -= 1
         rows += [(p.name, n, 0.0) for n in negs]
     return rows
 

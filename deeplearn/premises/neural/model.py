@@ -17,12 +17,14 @@ from deeplearn.premises.neural.base import ENCODERS
 from deeplearn.premises.neural.heads import HEADS
 
 MODEL_DEFAULTS = {"encoder": "lstm", "head": "concat", "embed_dim": 32, "hidden": 64, "layers": 1,
-                  "kernel": 5, "head_hidden": 128, "pool": "max"}
+                  "kernel": 5, "head_hidden": 128, "pool": "max", "share_embedding": False,
+                  "mirror_init": False}
 
 
 class PremiseModel(nn.Module):
     def __init__(self, vocab_size: int, encoder: str = "lstm", head: str = "concat", embed_dim: int = 32,
-                 hidden: int = 64, layers: int = 1, kernel: int = 5, head_hidden: int = 128, pool: str = "max"):
+                 hidden: int = 64, layers: int = 1, kernel: int = 5, head_hidden: int = 128, pool: str = "max",
+                 share_embedding: bool = False, mirror_init: bool = False):
         super().__init__()
         if encoder not in ENCODERS:
             raise DataError(f"unknown encoder {encoder!r}; choose from {', '.join(sorted(ENCODERS))}")
@@ -31,6 +33,15 @@ class PremiseModel(nn.Module):
         enc = ENCODERS[encoder]
         self.conjecture = enc(vocab_size, embed_dim, hidden, layers, kernel, pool=pool)
         self.premise = enc(vocab_size, embed_dim, hidden, layers, kernel, pool=pool)  # same shape, its own weights
+        if mirror_init:
+            # start both encoders from the same weights (they stay separate parameters and drift apart in training):
+            # equal inputs then embed equally, so the head starts from a similarity of the two formulas
+            self.premise.load_state_dict(self.conjecture.state_dict())
+        if share_embedding:
+            # one symbol-embedding table read by both (still separate) encoders: a symbol then enters both sides as
+            # the same vector, so what the encoders learn about matching frequent symbols carries over to rare and
+            # unseen (hashed) ones; with two tables, each symbol's pair of vectors must be aligned by its own data
+            self.premise.embed = self.conjecture.embed
         self.head = HEADS[head](self.conjecture.out_dim, self.premise.out_dim, head_hidden)
 
     def forward(self, c_ids, c_len, p_ids, p_len, c_index, p_index) -> torch.Tensor:

@@ -9,6 +9,7 @@ RUN/ranker.json + RUN/model.pt. `--resume` skips finished rounds and resumes an 
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
@@ -23,7 +24,8 @@ TRAIN_DEFAULTS = {"epochs": 4, "batch_size": 64, "optimizer": "adam", "lr": 2e-3
                   "monitor": "val_loss", "log_every": 50, "progress": "lines", "threads": 1}
 TASK_DEFAULTS = {"encoder": "lstm", "level": "token", "head": "concat", "embed_dim": 32, "hidden": 64, "layers": 1,
                  "kernel": 5, "head_hidden": 128, "pool": "max", "max_len": 192, "min_count": 2, "buckets": 64,
-                 "random_ratio": 1.0, "hard_rounds": 1, "hard_epochs": 2, "val_fraction": 0.05}
+                 "random_ratio": 1.0, "popular_ratio": 0.0, "hard_rounds": 1, "hard_epochs": 2, "val_fraction": 0.05, "share_embedding": False,
+                 "mirror_init": False}
 
 
 def register(sub, corpus_opts) -> None:
@@ -42,9 +44,15 @@ def register(sub, corpus_opts) -> None:
     g.add_argument("--head", choices=sorted(HEADS), help="default concat")
     g.add_argument("--pool", choices=["max", "last"], help="recurrent encoders: max over outputs (default) or last")
     for name, typ in [("embed_dim", int), ("hidden", int), ("layers", int), ("kernel", int), ("head_hidden", int),
-                      ("max_len", int), ("min_count", int), ("buckets", int), ("random_ratio", float),
+                      ("max_len", int), ("min_count", int), ("buckets", int), ("random_ratio", float), ("popular_ratio", float),
                       ("hard_rounds", int), ("hard_epochs", float), ("val_fraction", float)]:
         g.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, help=f"default {TASK_DEFAULTS[name]}")
+    g.add_argument("--share-embedding", action=argparse.BooleanOptionalAction, default=None,
+                   help="one symbol-embedding table for both encoders (their LSTM/CNN weights stay separate); "
+                        f"default {TASK_DEFAULTS['share_embedding']}")
+    g.add_argument("--mirror-init", action=argparse.BooleanOptionalAction, default=None,
+                   help="start the premise encoder as a copy of the conjecture encoder (separate weights after); "
+                        f"default {TASK_DEFAULTS['mirror_init']}")
     engine_config.add_train_arguments(sp, TRAIN_DEFAULTS)
     sp.set_defaults(func=cmd_train)
 
@@ -107,8 +115,8 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
     extra: dict[str, list[str]] = {}
     for rnd in range(opts["hard_rounds"] + 1):
         rdir = out / f"round{rnd}"
-        rows = data.pairs(fit_probs, labels, opts["random_ratio"], tc.seed, extra)
-        val_rows = data.pairs(val_probs, labels, opts["random_ratio"], tc.seed)
+        rows = data.pairs(fit_probs, labels, opts["random_ratio"], tc.seed, extra, opts["popular_ratio"])
+        val_rows = data.pairs(val_probs, labels, opts["random_ratio"], tc.seed, None, opts["popular_ratio"])
         task = PairTask(model, encoding, pool, rows, val_rows, tc.batch_size, tc.seed, rt, opts, meta)
         rc = tc if rnd == 0 else engine_config.TrainConfig.from_dict(
             {**tc.to_dict(), "epochs": opts["hard_epochs"], "steps": None, "max_time": None})
