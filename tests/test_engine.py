@@ -170,6 +170,20 @@ def test_early_stopping_and_time_budget(tmp_path):
     assert s["status"] == "time_budget" and 0.5 <= s["train_time_s"] < 5
 
 
+def test_a_schedule_longer_than_the_time_budget_is_warned_about(tmp_path, capsys):
+    """Schedules are laid out over steps; a --max-time budget that will stop long before their end is named."""
+    c = TrainConfig(epochs=500, max_time=0.5, batch_size=32, schedule="cosine", log_every=5, progress="lines")
+    rt = setup(c)
+    task = build_task({"model": "mlp", "data": "digits", "hidden": [64]}, rt, c.batch_size, c.seed)
+    fit(task, c, rt, tmp_path / "warn")
+    out = capsys.readouterr().out
+    assert "the cosine schedule spans" in out and "pass --steps" in out
+    c = TrainConfig(epochs=500, max_time=0.5, batch_size=32, schedule="constant", log_every=5, progress="lines")
+    fit(build_task({"model": "mlp", "data": "digits", "hidden": [64]}, rt, c.batch_size, c.seed), c, rt,
+        tmp_path / "quiet")
+    assert "schedule spans" not in capsys.readouterr().out  # a constant rate has nothing to anneal
+
+
 def test_a_second_run_into_the_same_directory_is_refused(tmp_path):
     torch.manual_seed(0)
     x, y = torch.randn(32, 3), torch.randn(32, 1)

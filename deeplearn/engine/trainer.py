@@ -125,6 +125,7 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
     scheduler = build_scheduler(optimizer, c, total if total < 10**12 else max(steps_per_epoch, 1) * 100)
     scaler = torch.amp.GradScaler("cuda") if c.amp == "fp16" else None
     lr_changes = c.schedule != "constant" or c.warmup_steps > 0  # else skip the scheduler's per-step cost
+    warned_schedule = False
     autocast = autocast_for(c, device)
     eval_every = c.eval_every or steps_per_epoch
     mode = c.resolved_mode()
@@ -245,6 +246,14 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
                         if c.patience is not None and st.evals_without_improvement >= c.patience:
                             status = "early_stopped"
                     log.log(row, evaluation=do_eval)
+                    if lr_changes and not warned_schedule and c.max_time is not None and total < 10**12 \
+                            and st.step >= 2 * c.log_every:
+                        warned_schedule = True
+                        reach = int(st.step * c.max_time / max(st.train_time, 1e-9))
+                        if reach < 0.8 * total:  # the schedule is laid out over steps, the budget is in seconds
+                            log.message(f"warning: the {c.schedule} schedule spans {total} steps, but at this "
+                                        f"speed --max-time {c.max_time:g} stops near step {reach}, before the "
+                                        f"learning rate anneals; pass --steps {reach} to fit it to the budget")
                     window_start = time.perf_counter()  # evaluation time is not training throughput
                 if do_eval or (c.checkpoint_every and st.step % c.checkpoint_every == 0):
                     save(last_path)

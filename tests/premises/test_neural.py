@@ -124,6 +124,16 @@ def test_popular_negatives_cancel_the_premise_prior():
     assert rows == pairs(probs, labels, random_ratio=0.0, seed=0, popular_ratio=1.0)  # a function of the seed
 
 
+def test_self_pairs_read_a_premise_as_its_own_conjecture():
+    from deeplearn.premises.neural.data import Labels, pairs
+
+    labels = {p.id: Labels([f"p{p.index}"]) for p in PROBS}
+    rows = pairs(PROBS, labels, random_ratio=0.0, seed=0, self_ratio=2.0)
+    selfs = [r for r in rows if r[0] == r[1]]
+    assert len(selfs) == 2 * len(PROBS) and all(r[2] == 1.0 and r[0].startswith("p") for r in selfs)
+    assert sum(r[0].startswith("p") and r[0] != r[1] and r[2] == 0.0 for r in rows) == len(selfs)
+
+
 def test_learns_to_rank_the_premise_sharing_the_rare_symbol_first(trained):
     for i, p in enumerate(PROBS):
         assert trained.rank(p.conjecture, PREMS)[0][0] == f"p{i}"

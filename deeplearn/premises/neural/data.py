@@ -55,14 +55,19 @@ def problem_labels(problems: Sequence[Problem], records: dict[str, dict], knn=No
 
 def pairs(problems: Sequence[Problem], labels: dict[str, Labels], random_ratio: float, seed: int,
           extra_negatives: dict[str, list[str]] | None = None,
-          popular_ratio: float = 0.0) -> list[tuple[str, str, float]]:
+          popular_ratio: float = 0.0, self_ratio: float = 0.0) -> list[tuple[str, str, float]]:
     """(conjecture name, premise name, label) rows; sampled negatives are a pure function of (seed, problem).
 
     `popular_ratio` x positives negatives are drawn in proportion to how often each premise is a positive (of
     these problems): a few premises (t2_subset, ...) are used by dozens of proofs, and without such negatives the
     premise alone predicts the label, so a model learns that prior and ranks the same premises first for every
     conjecture; drawn this way, each premise is about as often a negative as a positive and only the conjecture
-    can tell which (word2vec's unigram negative sampling, Mikolov et al. 2013, with the same aim)."""
+    can tell which (word2vec's unigram negative sampling, Mikolov et al. 2013, with the same aim).
+
+    `self_ratio` x positives "self" pairs per problem: one of its premises read as a conjecture paired with itself
+    (label 1) and with a random candidate (label 0) - k-NN's rule that a fact is useful for itself and so, by
+    similarity, for conjectures like it (part 1's knn.py, after MaSh); half the needed premises of the test split
+    were never used by a training proof, and only such similarity can rank them."""
     used_by = [n for p in problems if p.id in labels for n in labels[p.id].positives]
     rows = []
     for p in problems:
@@ -88,6 +93,11 @@ def pairs(problems: Sequence[Problem], labels: dict[str, Labels], random_ratio: 
                     taken.add(n)
                     want -= 1
         rows += [(p.name, n, 0.0) for n in negs]
+        names = [a.name for a in p.premises]
+        for n in rng.sample(names, min(len(names), round(self_ratio * len(lab.positives))) if len(names) > 1 else 0):
+            other = names[rng.randrange(len(names) - 1)]
+            other = names[-1] if other == n else other  # a uniform draw among the other premises
+            rows += [(n, n, 1.0), (n, other, 0.0)]
     return rows
 
 

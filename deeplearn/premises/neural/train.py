@@ -24,8 +24,8 @@ TRAIN_DEFAULTS = {"epochs": 4, "batch_size": 64, "optimizer": "adam", "lr": 2e-3
                   "monitor": "val_loss", "log_every": 50, "progress": "lines", "threads": 1}
 TASK_DEFAULTS = {"encoder": "lstm", "level": "token", "head": "concat", "embed_dim": 32, "hidden": 64, "layers": 1,
                  "kernel": 5, "head_hidden": 128, "pool": "max", "max_len": 192, "min_count": 2, "buckets": 64,
-                 "random_ratio": 1.0, "popular_ratio": 0.0, "hard_rounds": 1, "hard_epochs": 2, "val_fraction": 0.05, "share_embedding": False,
-                 "mirror_init": False}
+                 "random_ratio": 1.0, "popular_ratio": 0.0, "self_ratio": 0.0, "hard_rounds": 1, "hard_epochs": 2,
+                 "val_fraction": 0.05, "share_embedding": False, "mirror_init": False}
 
 
 def register(sub, corpus_opts) -> None:
@@ -45,6 +45,7 @@ def register(sub, corpus_opts) -> None:
     g.add_argument("--pool", choices=["max", "last"], help="recurrent encoders: max over outputs (default) or last")
     for name, typ in [("embed_dim", int), ("hidden", int), ("layers", int), ("kernel", int), ("head_hidden", int),
                       ("max_len", int), ("min_count", int), ("buckets", int), ("random_ratio", float), ("popular_ratio", float),
+                      ("self_ratio", float),
                       ("hard_rounds", int), ("hard_epochs", float), ("val_fraction", float)]:
         g.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, help=f"default {TASK_DEFAULTS[name]}")
     g.add_argument("--share-embedding", action=argparse.BooleanOptionalAction, default=None,
@@ -115,7 +116,8 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
     extra: dict[str, list[str]] = {}
     for rnd in range(opts["hard_rounds"] + 1):
         rdir = out / f"round{rnd}"
-        rows = data.pairs(fit_probs, labels, opts["random_ratio"], tc.seed, extra, opts["popular_ratio"])
+        rows = data.pairs(fit_probs, labels, opts["random_ratio"], tc.seed, extra, opts["popular_ratio"],
+                          opts["self_ratio"])
         val_rows = data.pairs(val_probs, labels, opts["random_ratio"], tc.seed, None, opts["popular_ratio"])
         task = PairTask(model, encoding, pool, rows, val_rows, tc.batch_size, tc.seed, rt, opts, meta)
         rc = tc if rnd == 0 else engine_config.TrainConfig.from_dict(
