@@ -37,12 +37,14 @@ def load_image(path, input_shape, mean, std) -> torch.Tensor:
 
 def cmd_filters(args) -> int:
     from deeplearn.supervised.runs import load_run
-    from deeplearn.vision.visualize import draw_filters, first_conv, first_layer_filters
+    from deeplearn.vision.visualize import draw_filters, first_conv, first_layer_filters, low_frequency_share
 
     model, _ = load_run(args.run_dir)
     path = draw_filters(model, args.output)
     name, _ = first_conv(model)
-    print(f"{path}: {tuple(first_layer_filters(model).shape)} filters of layer {name!r}")
+    w = first_layer_filters(model)
+    print(f"{path}: {tuple(w.shape)} filters of layer {name!r}; low-frequency energy share "
+          f"{low_frequency_share(w):.2f} (white noise ~0.17, smooth filters near 1)")
     return 0
 
 

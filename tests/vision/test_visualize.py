@@ -94,3 +94,18 @@ def test_vision_commands(tmp_path, fake_run, capsys):
     bad.write_text("not an image")
     assert main(["vision", "features", str(tmp_path), str(bad), "--layer", "c1", "-o", str(tmp_path / "y.png")]) == 2
     assert "bad.png" in capsys.readouterr().err
+
+
+def test_low_frequency_share_tells_smooth_filters_from_noise():
+    from deeplearn.vision.visualize import low_frequency_share
+
+    noise = torch.randn(96, 3, 11, 11, generator=torch.Generator().manual_seed(0))
+    assert 0.12 < low_frequency_share(noise) < 0.22  # white noise: the disc's share of the frequency square
+    y, x = torch.meshgrid(torch.arange(11.0) - 5, torch.arange(11.0) - 5, indexing="ij")
+    angles = torch.linspace(0, 3.0, 8)
+    edges = torch.stack([torch.tanh(torch.cos(a) * x + torch.sin(a) * y) for a in angles])  # oriented edges
+    gabors = torch.stack([torch.exp(-(x ** 2 + y ** 2) / 8) * torch.cos(0.6 * (torch.cos(a) * x + torch.sin(a) * y))
+                          for a in angles])
+    smooth = torch.cat([edges, gabors])[:, None].repeat(1, 3, 1, 1)
+    assert low_frequency_share(smooth) > 0.8
+    assert low_frequency_share(smooth + 0.05 * noise[:16]) > low_frequency_share(smooth + 0.5 * noise[:16])
