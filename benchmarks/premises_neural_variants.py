@@ -24,7 +24,7 @@ from common import machine  # noqa: E402
 # the recipe of docs/premises_neural.md without its mining round (an epoch of mining costs a variant-dependent
 # time, so the variants would not get equal budgets)
 RECIPE = {"head": "interact", "embed_dim": 64, "hidden": 128, "share_embedding": True, "mirror_init": True,
-          "buckets": 1024, "random_ratio": 2.0, "popular_ratio": 2.0, "hard_rounds": 0}
+          "buckets": 1024, "random_ratio": 2.0, "popular_ratio": 2.0, "self_ratio": 1.0, "hard_rounds": 0}
 TRAIN = {"batch_size": 256, "lr": 3e-3, "epochs": 1000, "threads": 1, "progress": "none"}
 CHAR_MAX_LEN = 384  # 2x the token limit: formulas have ~2.2x more characters than tokens (median 87 vs 40)
 
