@@ -109,15 +109,17 @@ def test_mirror_init_starts_both_encoders_equal():
 def test_popular_negatives_cancel_the_premise_prior():
     """popular_ratio: each premise is drawn as a negative about as often as it is a positive, so the premise
     alone no longer predicts the label (without them t2_subset-like premises are only ever positive)."""
+    import random
     from collections import Counter
 
     from deeplearn.premises.neural.data import Labels, pairs
 
     prems = [f(f"a{i}", f"r(c{i}, c{i})") for i in range(40)]
     probs = [Problem(f"P{j}", f(f"g{j}", f"q(d{j})", "conjecture"), prems, index=j) for j in range(200)]
-    rng = __import__("random").Random(0)
+    rng = random.Random(0)
     # premise a_i is used by about 15 / (i + 1) % of the problems (Zipf-like; t2_subset: 7 % of MPTP proofs)
-    labels = {p.id: Labels([a.name for i, a in enumerate(prems) if rng.random() < 0.15 / (i + 1)] or [f"a{20 + int(p.id[1:]) % 20}"])
+    labels = {p.id: Labels([a.name for i, a in enumerate(prems) if rng.random() < 0.15 / (i + 1)]
+                           or [f"a{20 + int(p.id[1:]) % 20}"])  # a rare premise where none was drawn
               for p in probs}
     rows = pairs(probs, labels, random_ratio=0.0, seed=0, popular_ratio=1.0)
     pos = Counter(r[1] for r in rows if r[2] == 1.0)
