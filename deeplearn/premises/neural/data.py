@@ -94,7 +94,8 @@ def pairs(problems: Sequence[Problem], labels: dict[str, Labels], random_ratio: 
                     want -= 1
         rows += [(p.name, n, 0.0) for n in negs]
         names = [a.name for a in p.premises]
-        for n in rng.sample(names, min(len(names), round(self_ratio * len(lab.positives))) if len(names) > 1 else 0):
+        n_self = min(len(names), round(self_ratio * len(lab.positives))) if len(names) > 1 else 0
+        for n in rng.sample(names, n_self):
             other = names[rng.randrange(len(names) - 1)]
             other = names[-1] if other == n else other  # a uniform draw among the other premises
             rows += [(n, n, 1.0), (n, other, 0.0)]

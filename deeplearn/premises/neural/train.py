@@ -50,9 +50,7 @@ def register(sub, corpus_opts) -> None:
     g.add_argument("--pool", choices=["max", "last"], help="recurrent encoders: max over outputs (default) or last")
     for name, typ in [("embed_dim", int), ("hidden", int), ("layers", int), ("kernel", int), ("head_hidden", int),
                       ("max_len", int), ("min_count", int), ("buckets", int), ("random_ratio", float),
-                      ("popular_ratio", float),
-                      ("self_ratio", float),
-                      ("hard_rounds", int), ("hard_epochs", float), ("val_fraction", float)]:
+                      ("popular_ratio", float), ("self_ratio", float), ("hard_rounds", int), ("hard_epochs", float), ("val_fraction", float)]:
         g.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, help=f"default {TASK_DEFAULTS[name]}")
     g.add_argument("--share-embedding", action=argparse.BooleanOptionalAction, default=None,
                    help="one symbol-embedding table for both encoders (their LSTM/CNN weights stay separate); "
