@@ -1,5 +1,6 @@
 """The engine: the SGD update by hand, gradients against finite differences, exact resume, safe checkpoints."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -168,6 +169,9 @@ def test_early_stopping_and_time_budget(tmp_path):
     task = build_task({"model": "mlp", "data": "digits", "hidden": [64]}, rt, c.batch_size, c.seed)
     s = fit(task, c, rt, tmp_path / "tb")
     assert s["status"] == "time_budget" and 0.5 <= s["train_time_s"] < 5
+    rows = [json.loads(line) for line in (tmp_path / "tb" / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if "val_loss" in r]  # the budget's last steps are evaluated too (they may be best)
+    assert evals and evals[-1]["step"] == s["steps"]
 
 
 def test_a_schedule_longer_than_the_time_budget_is_warned_about(tmp_path, capsys):

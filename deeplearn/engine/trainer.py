@@ -213,7 +213,14 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
                 if on_step_end is not None:
                     on_step_end(st.step)
 
-                do_eval = st.step % eval_every == 0 or st.step >= total
+                # A time budget ends the run with an evaluation too, so its last steps can still be the best.
+                # (Replicas agree on stopping through a collective, so they look at the clock only at the steps
+                # where all of them do.)
+                out_of_time = False
+                if c.max_time is not None and (not rt.distributed or st.step % c.log_every == 0
+                                               or st.step % eval_every == 0):
+                    out_of_time = rt.any(st.train_time >= c.max_time)
+                do_eval = st.step % eval_every == 0 or st.step >= total or out_of_time
                 if st.step % c.log_every == 0 or do_eval:
                     mean = rt.all_reduce_sum({"l": loss_sum / max(loss_count, 1)})["l"].item() / rt.world_size
                     if not math.isfinite(mean):
@@ -259,10 +266,10 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
                     save(last_path)
                 if do_eval and on_eval is not None and st.last_eval:
                     on_eval(st.step, st.last_eval)
+                if out_of_time:
+                    status = "time_budget"
                 # Replicas agree on stopping (a collective), so they decide only at log steps.
                 if not rt.distributed or st.step % c.log_every == 0 or do_eval:
-                    if c.max_time is not None and rt.any(st.train_time >= c.max_time):
-                        status = "time_budget"
                     if rt.any(stop.requested):
                         status = "interrupted"
                 if st.step >= total or status != "completed":

@@ -22,10 +22,7 @@ def _problem(args) -> corpus_mod.Problem:
 
 def _ranker(args) -> ranker_mod.Ranker:
     if args.model:
-        r = ranker_mod.load(args.model)
-        if args.method and args.method != r.name:
-            raise DataError(f"{args.model}: holds a {r.name!r} model, not {args.method!r}")
-        return r
+        return ranker_mod.load(args.model, args.method)
     r = ranker_mod.get(args.method or "sine")
     if r.learns:
         raise DataError(f"method {r.name!r} learns from proofs: train it with "
@@ -102,10 +99,17 @@ def cmd_fit(args) -> int:
 
 def cmd_evaluate(args) -> int:
     c = _corpus(args)
-    rankers = {m: ranker_mod.get(m) for m in args.method}
+    wrapping = {m for m in args.method if getattr(ranker_mod.get(m), "wraps", None)}  # neural+knn: from a run
+    rankers = {m: ranker_mod.get(m) for m in args.method if m not in wrapping}
     for run in args.model or []:
         r = ranker_mod.load(run)
         rankers[r.name] = r
+        for m in sorted(wrapping):
+            if ranker_mod.get(m).wraps == r.name:
+                rankers[m] = ranker_mod.load(run, m)
+    if wrapping - set(rankers):
+        raise DataError(f"--method {' '.join(sorted(wrapping - set(rankers)))} needs --model RUN of a "
+                        f"{'/'.join(sorted({ranker_mod.get(m).wraps for m in wrapping}))} run")
     refs = [] if args.no_references else list(ev.REFERENCES)
     report = ev.evaluate(c, rankers, Path(args.out), test_fraction=args.test_fraction, sample=args.sample,
                          seed=args.seed, ks=args.ks, cpu_limit=args.cpu_limit, workers=args.workers,

@@ -20,7 +20,7 @@ from deeplearn.premises.tptp import Annotated
 
 # Modules that register rankers; a module not built yet (the neural ranker of part 2) is skipped.
 RANKER_MODULES = ["deeplearn.premises.sine", "deeplearn.premises.mepo", "deeplearn.premises.knn",
-                  "deeplearn.premises.nb", "deeplearn.premises.neural"]
+                  "deeplearn.premises.nb", "deeplearn.premises.neural", "deeplearn.premises.fusion"]
 
 
 class Ranker:
@@ -82,8 +82,10 @@ def get(name: str, **params) -> Ranker:
     return _REGISTRY[name](**params)
 
 
-def load(run_dir: str | Path) -> Ranker:
-    """A ranker saved by `Ranker.save` (or by a subclass that overrides it and writes `ranker.json`)."""
+def load(run_dir: str | Path, method: str | None = None) -> Ranker:
+    """A ranker saved by `Ranker.save` (or by a subclass that overrides it and writes `ranker.json`). `method`:
+    the method wanted; another than the saved one works only for a ranker that wraps it (`neural+knn` loads from
+    a `neural` run)."""
     path = Path(run_dir) / "ranker.json"
     try:
         blob = json.loads(path.read_text())
@@ -91,6 +93,15 @@ def load(run_dir: str | Path) -> Ranker:
         raise DataError(f"{path}: cannot read a saved ranker ({e.strerror}); train one with `premises fit`") from None
     except json.JSONDecodeError as e:
         raise DataError(f"{path}: not a saved ranker ({e.msg})") from None
+    if method and method != blob.get("method"):
+        _load_modules()
+        cls = _REGISTRY.get(method)
+        if cls is None or getattr(cls, "wraps", None) != blob.get("method"):
+            raise DataError(f"{run_dir}: holds a {blob.get('method')!r} model, not {method!r}")
+        ranker = cls()
+        ranker.load_from(Path(run_dir))
+        ranker.fitted = True
+        return ranker
     ranker = get(blob["method"], **blob.get("params", {}))
     loader = getattr(ranker, "load_from", None)
     if loader is not None:

@@ -241,3 +241,62 @@ def test_resume_reuses_finished_rounds_and_refuses_to_overwrite(tmp_path):
     again = train(Corpus({}, PROBS), opts, tc, tmp_path / "run", resume=True, all_problems=True, log=lambda s: None)[0]
     conj = PROBS[0].conjecture
     assert again.rank(conj, PREMS) == first.rank(conj, PREMS)  # both rounds reused: the same weights
+
+
+# A toy with more candidates than the top 16, so that the validation recall is not trivially 1.
+M = 40
+PREMS40 = [f(f"p{i}", f"! [X] : (r(X, s{i}) | ~ q(X))") for i in range(M)]
+PROBS40 = [Problem(f"T{i}", f(f"t{i}", f"! [X] : (r(X, s{i}) => q(X))", "conjecture"), PREMS40, deps=[f"p{i}"],
+                   index=i) for i in range(M)]
+
+
+def test_validation_ranking_picks_the_model_and_equals_the_harness(tmp_path):
+    """Each evaluation ranks the validation problems; the saved model is the round and step that ranked them best,
+    and its logged val_recall equals part 1's ranking metrics of the saved ranker (differential check)."""
+    import json
+    import statistics
+
+    from deeplearn.premises.evaluate import ranking_metrics
+
+    opts = {**TINY, "val_fraction": 0.25, "hard_rounds": 1, "hard_epochs": 1, "random_ratio": 3.0}
+    tc = TrainConfig(steps=40, batch_size=32, optimizer="adam", lr=3e-3, threads=1, progress="none",
+                     log_every=10, eval_every=10, monitor="val_recall", monitor_mode="max")
+    run = tmp_path / "run"
+    ranker = train(Corpus({}, PROBS40), opts, tc, run, all_problems=True, log=lambda s: None)[0]
+    report = json.loads((run / "report.json").read_text())
+    chosen = report["rounds"][report["chosen_round"]]["val"]
+    assert chosen["val_recall"] == max(r["val"]["val_recall"] for r in report["rounds"])
+    val = PROBS40[-10:]
+    per = [ranking_metrics([n for n, _ in ranker.rank(p.conjecture, p.premises)], p.deps) for p in val]
+    expect = statistics.fmean(statistics.fmean(m[f"recall@{k}"] for k in (16, 32, 64, 128)) for m in per)
+    assert chosen["val_recall"] == pytest.approx(expect, abs=1e-9)
+    rows = [json.loads(x) for x in (run / "round0" / "metrics.jsonl").read_text().splitlines()]
+    logged = [r["val_recall"] for r in rows if "val_recall" in r]
+    assert len(logged) >= 4 and all(0.0 <= v <= 1.0 for v in logged) and "val_auc" in rows[-1]
+    assert (run / "knn" / "ranker.json").exists()  # the k-NN of the same split, for neural+knn
+
+
+def test_neural_plus_knn_is_reciprocal_rank_fusion(trained, tmp_path, capsys):
+    from deeplearn.premises.knn import KNN
+
+    run = tmp_path / "run"
+    trained.save(run)
+    with pytest.raises(DataError, match="premises fit --method knn"):
+        ranker_mod.load(run, "neural+knn")
+    KNN().fit(PROBS).save(run / "knn")
+    fused = ranker_mod.load(run, "neural+knn")
+    conj = PROBS[2].conjecture
+    neural = {n: r for r, (n, _) in enumerate(trained.rank(conj, PREMS), start=1)}
+    knn = {n: r for r, (n, _) in enumerate(ranker_mod.load(run / "knn").rank(conj, PREMS), start=1)}
+    expect = {n: 0.5 / (60 + neural[n]) + 1 / (60 + knn[n]) for n in neural}
+    got = fused.rank(conj, PREMS)
+    assert dict(got) == pytest.approx(expect)
+    assert [n for n, _ in got] == sorted(expect, key=lambda n: -expect[n])
+    with pytest.raises(DataError, match="holds a 'neural' model, not 'sine'"):
+        ranker_mod.load(run, "sine")
+    problem = tmp_path / "t3.p"
+    problem.write_text("".join(f"fof(p{i}, axiom, ! [X] : (r(X, s{i}) | ~ q(X))).\n" for i in range(N)) +
+                       "fof(t3, conjecture, ! [X] : (r(X, s3) => q(X))).\n")
+    assert cli.main(["premises", "rank", str(problem), "--method", "neural+knn", "--model", str(run),
+                     "--top", "1"]) == 0
+    assert capsys.readouterr().out.startswith("p3\t")

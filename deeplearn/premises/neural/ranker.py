@@ -121,6 +121,11 @@ class NeuralRanker(Ranker):
                 self._matrix = None
         return rows
 
+    def forget(self, premises: Sequence[Annotated]) -> None:
+        """Drop this ranker's cached rows from the formulas (a ranker made for one evaluation leaves nothing)."""
+        for a in premises:
+            a.cache.pop(self._key, None)
+
     def premise_matrix(self):
         import torch
 

@@ -1,5 +1,11 @@
 """Premise usefulness as an engine Task: a batch is (conjecture row, premise row, label) indices into one table
-of encoded formulas, so each formula is stored once however many pairs it is in; the loss is logistic."""
+of encoded formulas, so each formula is stored once however many pairs it is in; the loss is logistic.
+
+Validation also ranks: besides the pair loss, each evaluation ranks every candidate premise of the validation
+problems and reports part 1's ranking metrics (recall@k, AUC; `val_recall` is the mean of recall@16..128), so
+the best checkpoint can be the one that ranks best rather than the one with the lowest pair loss (the two
+disagree: the pair loss weighs a few thousand sampled pairs, the ranking all ~1,500 candidates of a problem).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,17 @@ from deeplearn.engine import Runtime, Task, TensorSource
 from deeplearn.premises.neural.encoding import Encoding
 from deeplearn.premises.neural.model import padded
 
+RANK_KS = (16, 32, 64, 128)
+
 
 class PairTask(Task):
     def __init__(self, model, encoding: Encoding, formulas: dict, rows: list, val_rows: list, batch_size: int,
-                 seed: int, rt: Runtime, config: dict, meta: dict):
-        self.model, self.config, self.meta = model, config, meta
+                 seed: int, rt: Runtime, config: dict, meta: dict, val_problems: list | None = None):
+        """`val_problems`: (conjecture, candidate premises, names of the premises a proof used) to rank at each
+        evaluation; each replica ranks its share and the sums are added up like every other metric."""
+        self.model, self.config, self.meta, self.encoding = model, config, meta, encoding
+        self.ranks_val = bool(val_problems)  # every replica adds the same keys, even with an empty share
+        self.val_problems = list(val_problems or [])[rt.rank::rt.world_size]
         names = sorted({n for r in rows + val_rows for n in r[:2]})
         row_of = {n: i for i, n in enumerate(names)}
         self.ids, self.lengths = padded([encoding.encode(formulas[n]) for n in names])
@@ -52,7 +64,38 @@ class PairTask(Task):
                 "correct": (pred == y).sum(), "count": torch.tensor(float(len(y)), device=y.device),
                 "pos_correct": (pred * y).sum(), "pos": y.sum()}
 
+    def evaluate(self, model, source, device, autocast=None):
+        sums = super().evaluate(model, source, device, autocast)
+        if source is self.evals.get("val") and self.ranks_val:
+            sums.update({k: torch.tensor(v, device=device) for k, v in self.ranking_sums().items()})
+        return sums
+
+    @torch.no_grad()
+    def ranking_sums(self) -> dict[str, float]:
+        from deeplearn.premises.evaluate import ranking_metrics
+        from deeplearn.premises.neural.ranker import NeuralRanker
+
+        ranker = NeuralRanker.from_model(self.model, self.encoding)  # a fresh embedding cache: the weights moved
+        out = {f"rank_{k}": 0.0 for k in ("n", "auc", *RANK_KS)}
+        try:
+            for conj, premises, needed in self.val_problems:
+                m = ranking_metrics([n for n, _ in ranker.rank(conj, premises)], needed, RANK_KS)
+                if m:
+                    out["rank_n"] += 1
+                    out["rank_auc"] += m["auc"]
+                    for k in RANK_KS:
+                        out[f"rank_{k}"] += m[f"recall@{k}"]
+        finally:
+            ranker.forget([a for _, premises, _ in self.val_problems for a in premises])
+        return out
+
     def summarize(self, sums):
         n = max(float(sums["count"]), 1.0)
-        return {"loss": float(sums["loss"]) / n, "acc": float(sums["correct"]) / n,
-                "pos_recall": float(sums["pos_correct"]) / max(float(sums["pos"]), 1.0)}
+        out = {"loss": float(sums["loss"]) / n, "acc": float(sums["correct"]) / n,
+               "pos_recall": float(sums["pos_correct"]) / max(float(sums["pos"]), 1.0)}
+        if float(sums.get("rank_n", 0)) > 0:
+            n = float(sums["rank_n"])
+            out.update({f"recall@{k}": float(sums[f"rank_{k}"]) / n for k in RANK_KS})
+            out["recall"] = sum(out[f"recall@{k}"] for k in RANK_KS) / len(RANK_KS)
+            out["auc"] = float(sums["rank_auc"]) / n
+        return out

@@ -1,0 +1,55 @@
+"""`--method neural+knn --model RUN`: the neural ranker and k-NN fused by reciprocal rank (Cormack, Clarke and
+Büttcher, "Reciprocal rank fusion outperforms Condorcet and individual rank learning methods", SIGIR 2009).
+
+A premise scores w / (k + its neural rank) + 1 / (k + its k-NN rank), ranks counted from 1. The two rankers fail
+differently: k-NN votes with the proofs of similar earlier conjectures and is strong at the very top; the neural
+model scores every premise against the conjecture itself and places the last needed premise earlier on average
+(docs/premises_neural.md). k = 60 is the paper's constant; the neural weight 0.5 was chosen on the validation
+problems of the training split (never on the test split; the table is in docs/premises_neural.md).
+`premises train` saves the k-NN it fitted on the same training problems as RUN/knn, so a run directory holds
+both halves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from deeplearn.paths import DataError
+from deeplearn.premises import ranker as ranker_mod
+from deeplearn.premises.ranker import Ranker, ordered, register
+from deeplearn.premises.tptp import Annotated
+
+
+@register
+class NeuralKNN(Ranker):
+    name = "neural+knn"
+    learns = True
+    wraps = "neural"  # loaded from a neural run directory (`--model RUN`)
+
+    def __init__(self, k: float = 60.0, neural_weight: float = 0.5):
+        super().__init__(k=k, neural_weight=neural_weight)
+        self.k, self.neural_weight = k, neural_weight
+        self.neural: Ranker | None = None
+        self.knn: Ranker | None = None
+
+    def fit(self, problems):
+        raise DataError("neural+knn is loaded from a neural run: `deeplearn premises train --out RUN`, then pass "
+                        "--method neural+knn --model RUN")
+
+    def load_from(self, run_dir: Path) -> None:
+        self.neural = ranker_mod.load(run_dir)
+        if not (Path(run_dir) / "knn" / "ranker.json").exists():
+            raise DataError(f"{run_dir}: no k-NN beside the neural model (runs made before it was saved there); "
+                            f"fit one on the same training split: deeplearn premises fit --method knn --out "
+                            f"{Path(run_dir) / 'knn'}")
+        self.knn = ranker_mod.load(Path(run_dir) / "knn")
+
+    def rank(self, conjecture: Annotated, premises: Sequence[Annotated]) -> list[tuple[str, float]]:
+        if self.neural is None or self.knn is None:
+            raise DataError("neural+knn has no model: pass --model RUN (made by `premises train`)")
+        score = dict.fromkeys((p.name for p in premises), 0.0)
+        for ranker, w in ((self.neural, self.neural_weight), (self.knn, 1.0)):
+            for r, (name, _) in enumerate(ranker.rank(conjecture, premises), start=1):
+                score[name] += w / (self.k + r)
+        return ordered(premises, [score[p.name] for p in premises])
