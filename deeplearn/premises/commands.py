@@ -97,16 +97,30 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def cmd_ensemble(args) -> int:
+    import os
+
+    out = Path(args.out)
+    for run in args.runs:
+        ranker_mod.load(run)  # each member must load (a clear error now, not at the first ranking)
+    members = [os.path.relpath(Path(run).resolve(), out.resolve()) for run in args.runs]
+    r = ranker_mod.get("ensemble", members=members, weights=args.weights, k=args.k)
+    path = r.save(out)
+    print(f"saved {path}: reciprocal-rank fusion (k={args.k:g}) of {', '.join(args.runs)}")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     c = _corpus(args)
     wrapping = {m for m in args.method if getattr(ranker_mod.get(m), "wraps", None)}  # neural+knn: from a run
     rankers = {m: ranker_mod.get(m) for m in args.method if m not in wrapping}
     for run in args.model or []:
         r = ranker_mod.load(run)
-        rankers[r.name] = r
-        for m in sorted(wrapping):
-            if ranker_mod.get(m).wraps == r.name:
-                rankers[m] = ranker_mod.load(run, m)
+        wrappers = [m for m in sorted(wrapping) if ranker_mod.get(m).wraps == r.name]
+        if r.name in args.method or not wrappers:  # `--method neural+knn --model RUN` alone evaluates just that
+            rankers[r.name] = r
+        for m in wrappers:
+            rankers[m] = ranker_mod.load(run, m)
     if wrapping - set(rankers):
         raise DataError(f"--method {' '.join(sorted(wrapping - set(rankers)))} needs --model RUN of a "
                         f"{'/'.join(sorted({ranker_mod.get(m).wraps for m in wrapping}))} run")
@@ -176,6 +190,13 @@ def register(subparsers) -> None:
     from deeplearn.premises.neural import train as neural_train  # `premises train`: the neural ranker (issue 7)
 
     neural_train.register(sub, corpus_opts)
+
+    sp = sub.add_parser("ensemble", help="fuse saved rankers (e.g. neural runs of other seeds) by reciprocal rank")
+    sp.add_argument("runs", nargs="+", help="run directories of saved rankers (premises train / premises fit)")
+    sp.add_argument("--out", required=True, help="directory for the ensemble (use it as --model ENS)")
+    sp.add_argument("--weights", type=float, nargs="+", help="one weight per run (default: equal)")
+    sp.add_argument("--k", type=float, default=60.0, help="the fusion constant k of 1 / (k + rank) (default 60)")
+    sp.set_defaults(func=cmd_ensemble)
 
     sp = sub.add_parser("evaluate", help="ranking metrics and E proof rates on the test split")
     corpus_opts(sp)

@@ -1,9 +1,13 @@
-"""`--method neural+knn --model RUN`: the neural ranker and k-NN fused by reciprocal rank (Cormack, Clarke and
-Büttcher, "Reciprocal rank fusion outperforms Condorcet and individual rank learning methods", SIGIR 2009).
+"""Rankers fused by reciprocal rank (Cormack, Clarke and Büttcher, "Reciprocal rank fusion outperforms Condorcet
+and individual rank learning methods", SIGIR 2009): a premise scores sum_i w_i / (k + its rank under ranker i).
 
-A premise scores w / (k + its neural rank) + 1 / (k + its k-NN rank), ranks counted from 1. The two rankers fail
-differently: k-NN votes with the proofs of similar earlier conjectures and is strong at the very top; the neural
-model scores every premise against the conjecture itself and places the last needed premise earlier on average
+* `ensemble`: any saved rankers, e.g. neural models trained with other seeds or encoders
+  (`deeplearn premises ensemble RUN1 RUN2 ... --out ENS`, then `--model ENS`); equal weights by default.
+* `neural+knn` (`--method neural+knn --model RUN`): the neural ranker of RUN and k-NN.
+
+neural+knn gives the neural rank the weight w and k-NN's the weight 1. The two fail differently: k-NN votes
+with the proofs of similar earlier conjectures and is strong at the very top; the neural model scores every
+premise against the conjecture itself and places the last needed premise earlier on average
 (docs/premises_neural.md). k = 60 is the paper's constant; the neural weight 0.5 was chosen on the validation
 problems of the training split (never on the test split; the table is in docs/premises_neural.md).
 `premises train` saves the k-NN it fitted on the same training problems as RUN/knn, so a run directory holds
@@ -19,6 +23,41 @@ from deeplearn.paths import DataError
 from deeplearn.premises import ranker as ranker_mod
 from deeplearn.premises.ranker import Ranker, ordered, register
 from deeplearn.premises.tptp import Annotated
+
+
+def fused(conjecture: Annotated, premises: Sequence[Annotated], members, k: float) -> list[tuple[str, float]]:
+    """`members`: (ranker, weight) pairs; ranks count from 1."""
+    score = dict.fromkeys((p.name for p in premises), 0.0)
+    for ranker, w in members:
+        for r, (name, _) in enumerate(ranker.rank(conjecture, premises), start=1):
+            score[name] += w / (k + r)
+    return ordered(premises, [score[p.name] for p in premises])
+
+
+@register
+class Ensemble(Ranker):
+    name = "ensemble"
+    learns = True
+
+    def __init__(self, members: Sequence[str] = (), weights: Sequence[float] | None = None, k: float = 60.0):
+        super().__init__(members=list(members), weights=list(weights) if weights else None, k=k)
+        self.k = k
+        self.weights = list(weights) if weights else [1.0] * len(members)
+        if len(self.weights) != len(members):
+            raise DataError(f"an ensemble of {len(members)} rankers needs as many weights, got {len(self.weights)}")
+        self.rankers: list[Ranker] = []
+
+    def fit(self, problems):
+        raise DataError("an ensemble is made of saved rankers: deeplearn premises ensemble RUN1 RUN2 ... --out ENS")
+
+    def load_from(self, run_dir: Path) -> None:
+        # members are stored relative to the ensemble's directory, so the tree can move
+        self.rankers = [ranker_mod.load(Path(run_dir) / m) for m in self.params["members"]]
+
+    def rank(self, conjecture: Annotated, premises: Sequence[Annotated]) -> list[tuple[str, float]]:
+        if not self.rankers:
+            raise DataError("the ensemble has no members: pass --model ENS (made by `premises ensemble`)")
+        return fused(conjecture, premises, list(zip(self.rankers, self.weights)), self.k)
 
 
 @register
@@ -48,8 +87,4 @@ class NeuralKNN(Ranker):
     def rank(self, conjecture: Annotated, premises: Sequence[Annotated]) -> list[tuple[str, float]]:
         if self.neural is None or self.knn is None:
             raise DataError("neural+knn has no model: pass --model RUN (made by `premises train`)")
-        score = dict.fromkeys((p.name for p in premises), 0.0)
-        for ranker, w in ((self.neural, self.neural_weight), (self.knn, 1.0)):
-            for r, (name, _) in enumerate(ranker.rank(conjecture, premises), start=1):
-                score[name] += w / (self.k + r)
-        return ordered(premises, [score[p.name] for p in premises])
+        return fused(conjecture, premises, [(self.neural, self.neural_weight), (self.knn, 1.0)], self.k)

@@ -298,3 +298,43 @@ def test_neural_plus_knn_is_reciprocal_rank_fusion(trained, tmp_path, capsys):
     assert cli.main(["premises", "rank", str(problem), "--method", "neural+knn", "--model", str(run),
                      "--top", "1"]) == 0
     assert capsys.readouterr().out.startswith("p3\t")
+
+
+def test_an_ensemble_fuses_saved_rankers_and_moves_with_its_tree(trained, tmp_path, capsys):
+    import shutil
+
+    from deeplearn.premises.knn import KNN
+
+    trained.save(tmp_path / "tree" / "a")
+    KNN().fit(PROBS).save(tmp_path / "tree" / "b")
+    assert cli.main(["premises", "ensemble", str(tmp_path / "tree" / "a"), str(tmp_path / "tree" / "b"),
+                     "--weights", "2", "1", "--out", str(tmp_path / "tree" / "ens")]) == 0
+    shutil.move(tmp_path / "tree", tmp_path / "moved")
+    ens = ranker_mod.load(tmp_path / "moved" / "ens")
+    conj = PROBS[4].conjecture
+    ra = {n: r for r, (n, _) in enumerate(trained.rank(conj, PREMS), start=1)}
+    rb = {n: r for r, (n, _) in enumerate(ranker_mod.load(tmp_path / "moved" / "b").rank(conj, PREMS), start=1)}
+    assert dict(ens.rank(conj, PREMS)) == pytest.approx({n: 2 / (60 + ra[n]) + 1 / (60 + rb[n]) for n in ra})
+    assert cli.main(["premises", "ensemble", str(tmp_path / "nowhere"), "--out", str(tmp_path / "e2")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_evaluate_neural_plus_knn_alone(trained, tmp_path):
+    """`evaluate --method neural+knn --model RUN` ranks with the fusion only (not also with RUN's neural model)."""
+    import json
+
+    from deeplearn.premises.knn import KNN
+
+    run = tmp_path / "run"
+    trained.save(run)
+    KNN().fit(PROBS).save(run / "knn")
+    d = tmp_path / "tptp"
+    d.mkdir()
+    for i in range(N):
+        (d / f"T{i}.p").write_text("".join(f"fof(p{j}, axiom, ! [X] : (r(X, s{j}) | ~ q(X))).\n" for j in range(N)) +
+                                   f"fof(t{i}, conjecture, ! [X] : (r(X, s{i}) => q(X))).\n")
+    (tmp_path / "deps.json").write_text(json.dumps({f"T{i}": [f"p{i}"] for i in range(N)}))
+    out = tmp_path / "ev"
+    assert cli.main(["premises", "evaluate", "--tptp-dir", str(d), "--deps", str(tmp_path / "deps.json"),
+                     "--method", "neural+knn", "--model", str(run), "--no-prove", "--out", str(out)]) == 0
+    assert list(json.loads((out / "ranking_metrics.json").read_text())["metrics"]) == ["neural+knn"]
