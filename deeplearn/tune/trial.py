@@ -1,7 +1,8 @@
-"""One trial: a `deeplearn train` run in <out>/trials/<number>/, its evaluations reported to Optuna.
+"""One trial: a training run of any trainable system in <out>/trials/<number>/, its evaluations reported to Optuna.
 
 A trial's options are the fixed train options followed by the sampled ones (later options win in argparse),
-parsed by the train command's own parser, so a trial is exactly the run `deeplearn train <those options>` makes.
+parsed by the system's own train parser (built from its TrainingSpec), so a trial is exactly the run
+`deeplearn [SYSTEM] train <those options>` makes, through the same run sequence.
 """
 
 from __future__ import annotations
@@ -25,14 +26,12 @@ class _RaisingParser(argparse.ArgumentParser):
         raise DataError(f"train options: {message}")
 
 
-def train_parser() -> argparse.ArgumentParser:
-    """The parser of `deeplearn train`, built by the train command itself."""
-    from deeplearn.supervised import commands
+def train_parser(spec) -> argparse.ArgumentParser:
+    """The train parser of the system whose TrainingSpec is `spec`."""
+    from deeplearn.engine.command import add_training_arguments
 
-    sub = _RaisingParser(prog="deeplearn").add_subparsers()
-    commands.register(sub)  # sub-parsers inherit the parser class: they raise too
-    parser = sub.choices["train"]
-    parser.allow_abbrev = False  # `--param moment=...` must not quietly mean --momentum
+    parser = _RaisingParser(prog=f"deeplearn {spec.system} train", allow_abbrev=False)  # `moment=` is no --momentum
+    add_training_arguments(parser, spec)
     return parser
 
 
@@ -47,13 +46,13 @@ def check_options(parser, fixed: list[str], space: dict[str, Param]) -> None:
             parser.parse_args(fixed + option_tokens(p.name, v))
 
 
-def train(args, on_eval) -> dict:
-    """What `deeplearn train` does, with an evaluation hook; one process per trial."""
-    from deeplearn.supervised.commands import train as supervised_train
+def train(spec, args, on_eval) -> dict:
+    """What the system's train verb does, with an evaluation hook; one process per trial."""
+    from deeplearn.engine.command import run_training
 
     if "WORLD_SIZE" in os.environ:
         raise DataError("tune runs each trial in one process; run several tune workers instead of torchrun")
-    return supervised_train(args, on_eval=on_eval)
+    return run_training(spec, args, on_eval=on_eval)
 
 
 class Reporter:
@@ -85,7 +84,7 @@ def trial_value(summary: dict, rep: Reporter, maximize: bool, use: str) -> float
     raise DataError(f"--metric {rep.metric}: the runs report {', '.join(known) or 'no metrics'}")
 
 
-def run_trial(trial: optuna.Trial, parser, fixed: list[str], space: dict[str, Param], out: Path, metric: str,
+def run_trial(trial: optuna.Trial, spec, parser, fixed: list[str], space: dict[str, Param], out: Path, metric: str,
               maximize: bool, use: str) -> float:
     values = {name: p.suggest(trial) for name, p in space.items()}
     argv = fixed + [tok for name, v in values.items() for tok in option_tokens(name, v)]
@@ -103,7 +102,7 @@ def run_trial(trial: optuna.Trial, parser, fixed: list[str], space: dict[str, Pa
     try:
         # What the run prints (its test line) goes to its own output.log: the study prints one line per trial.
         with open(run_dir / "output.log", "w") as log, contextlib.redirect_stdout(log):
-            summary = train(args, rep)
+            summary = train(spec, args, rep)
     except optuna.TrialPruned as e:
         # The engine raised out of its loop after logging the row and writing checkpoints/last.pt; give the
         # run the summary and curves a finished run has, marked pruned.
