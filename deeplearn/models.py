@@ -46,6 +46,20 @@ def register(name: str, description: str, input_size=None, channels=None, paper:
     return deco
 
 
+def check_input(name: str, input_shape, size: tuple[int, int]) -> int:
+    """Return the channel count of `input_shape` (C, H, W); the spatial size must be the one the net is built for."""
+    c, h, w = input_shape
+    if (h, w) != tuple(size):
+        raise ValueError(f"{name} takes {size[0]}x{size[1]} inputs, got {h}x{w}: resize or crop the data to fit")
+    return int(c)
+
+
+def check_options(name: str, options: dict, allowed: set[str]) -> None:
+    unknown = set(options) - allowed
+    if unknown:
+        raise TypeError(f"{name}: unknown options {sorted(unknown)}; known: {sorted(allowed) or 'none'}")
+
+
 def register_family(name: str, net: Callable[..., nn.Module], *, size: tuple[int, int], options: set[str],
                     description: str, cifar_description: str, paper: str) -> None:
     """Register `name` (the paper's net at its ImageNet input `size`) and `name-cifar` (32x32 input).
@@ -54,8 +68,6 @@ def register_family(name: str, net: Callable[..., nn.Module], *, size: tuple[int
       net: net(num_classes, channels, cifar=bool, **options) -> nn.Module.
       options: the keyword options the net accepts (anything else is an error naming the model).
     """
-    from deeplearn.vision.models.common import check_input, check_options
-
     for model_name, cifar, hw, text in ((name, False, size, description),
                                         (f"{name}-cifar", True, (32, 32), cifar_description)):
         def build(num_classes, input_shape, _n=model_name, _c=cifar, _hw=hw, **opts):

@@ -13,14 +13,16 @@ import pickle
 import tempfile
 from pathlib import Path
 
-import torch
-
 
 class CheckpointError(Exception):
+    """A checkpoint that is missing or cannot be read safely; the message names the file."""
+
     pass
 
 
 def save_atomic(obj: dict, path: Path) -> None:
+    import torch
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -42,6 +44,8 @@ def save_atomic(obj: dict, path: Path) -> None:
 
 
 def load(path: Path, map_location="cpu") -> dict:
+    import torch
+
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}")

@@ -65,6 +65,19 @@ class RunDir:
             raise DataError(f"{self.path} is a {self.system} run; this command needs a {' or '.join(names)} run")
         return self
 
+    @property
+    def summary(self) -> dict | None:
+        """summary.json of a finished run, or None."""
+        if not self.summary_path.exists():
+            return None
+        return json.loads(self.summary_path.read_text())
+
+    def write_summary(self, summary: dict) -> None:
+        from deeplearn.engine.logger import write_json
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(self.summary_path, summary)
+
     def exists(self) -> bool:
         return self.config_path.exists()
 

@@ -193,7 +193,7 @@ class Trainer:
         if self.rt.is_main:
             ckpt.remove_stale_temporaries(self.run.checkpoints)
             self.run.write_config(self.system, self.c.to_dict(), self.task.config, self.task.meta)
-        self.log = RunLogger(self.run.path, self.rt.is_main, self.total if self.total < UNBOUNDED else 0,
+        self.log = RunLogger(self.run.metrics_path, self.rt.is_main, self.total if self.total < UNBOUNDED else 0,
                              self.c.progress, self.c.tensorboard, self.st.step)
         self.loss_sum = torch.full((), self.st.window_loss, device=self.device)  # summed on the device: no sync
         self.loss_count, self.window_samples = self.st.window_steps, 0

@@ -142,13 +142,13 @@ def cmd_predict(args) -> int:
 
 
 def cmd_baseline(args) -> int:
-    from deeplearn.engine.logger import write_json
+    from deeplearn.engine.rundir import RunDir
     from deeplearn.supervised import baseline
 
     out = Path(args.out or default_run_dir("baseline", args.method, args.data))
     out.mkdir(parents=True, exist_ok=True)
     summary = baseline.run(args.method, args.data, args.data_dir, max_train=args.max_train, seed=args.seed)
-    write_json(out / "summary.json", summary)
+    RunDir(out).write_summary(summary)
     print(f"{args.method} on {args.data}: test accuracy {summary['test']['test_acc']:.4f} "
           f"(fit {summary['fit_time_s']:.1f} s); {out / 'summary.json'}")
     return 0

@@ -16,6 +16,7 @@ from pathlib import Path
 import optuna
 
 from deeplearn.engine.logger import plot_curves, write_json
+from deeplearn.engine.rundir import RunDir
 from deeplearn.engine.trainer import TrainingError
 from deeplearn.paths import DataError
 from deeplearn.tune.space import Param, option_tokens
@@ -89,12 +90,13 @@ def run_trial(trial: optuna.Trial, spec, parser, fixed: list[str], space: dict[s
     values = {name: p.suggest(trial) for name, p in space.items()}
     argv = fixed + [tok for name, v in values.items() for tok in option_tokens(name, v)]
     run_dir = Path(out) / "trials" / str(trial.number)
-    if (run_dir / "config.json").exists():  # trial numbers are per study: another study used this --out
+    if RunDir(run_dir).exists():  # trial numbers are per study: another study used this --out
         raise DataError(f"{run_dir} already holds a run; give each study its own --out")
     trial.set_user_attr("run_dir", str(run_dir))
     trial.set_user_attr("train_args", argv)
     args = parser.parse_args(argv + ["--out", str(run_dir)])
     rep = Reporter(trial, metric)
+    run = RunDir(run_dir)
     record = {"number": trial.number, "params": values, "metric": metric, "train_args": argv,
               "intermediate": rep.values}
     start = time.perf_counter()
@@ -104,16 +106,16 @@ def run_trial(trial: optuna.Trial, spec, parser, fixed: list[str], space: dict[s
         with open(run_dir / "output.log", "w") as log, contextlib.redirect_stdout(log):
             summary = train(spec, args, rep)
     except optuna.TrialPruned as e:
-        # The engine raised out of its loop after logging the row and writing checkpoints/last.pt; give the
+        # The engine raised out of its loop after logging the row and writing the last checkpoint; give the
         # run the summary and curves a finished run has, marked pruned.
-        write_json(run_dir / "summary.json", {"status": "pruned", "steps": rep.step, "final": rep.last,
-                                              "reason": str(e), "wall_time_s": time.perf_counter() - start})
-        plot_curves(run_dir / "metrics.jsonl", run_dir / "curves.png")
+        run.write_summary({"status": "pruned", "steps": rep.step, "final": rep.last, "reason": str(e),
+                           "wall_time_s": time.perf_counter() - start})
+        plot_curves(run.metrics_path, run.curves_path)
         trial.set_user_attr("note", str(e))
         write_json(run_dir / "trial.json", {**record, "state": "PRUNED", "value": rep.values[-1]})
         raise
     except TrainingError as e:  # e.g. the loss diverged at a large learning rate: a failed trial, not the end
-        write_json(run_dir / "summary.json", {"status": "failed", "error": str(e), "final": rep.last})
+        run.write_summary({"status": "failed", "error": str(e), "final": rep.last})
         trial.set_user_attr("note", str(e).split(";")[0])
         write_json(run_dir / "trial.json", {**record, "state": "FAIL", "value": None, "error": str(e)})
         raise

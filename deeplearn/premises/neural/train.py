@@ -149,8 +149,8 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
         task = PairTask(model, encoding, pool, rows, val_rows, tc.batch_size, tc.seed, rt, opts, meta, val_rank)
         rc = tc if rnd == 0 else engine_config.TrainConfig.from_dict(
             {**tc.to_dict(), "epochs": opts["hard_epochs"], "steps": None, "max_time": None})
-        if (rdir / "summary.json").exists():  # finished before an interruption: reuse its weights
-            summary = json.loads((rdir / "summary.json").read_text())
+        if RunDir(rdir).summary is not None:  # finished before an interruption: reuse its weights
+            summary = RunDir(rdir).summary
         else:
             summary = fit(task, rc, rt, rdir, resume=resume and RunDir(rdir).has_checkpoint(), system="premises")
         best = RunDir(rdir).checkpoint_path("best")
