@@ -334,19 +334,24 @@ def include_dirs(path: Path) -> list[Path]:
     return dirs
 
 
-def read_text(path: Path) -> str:
-    """A TPTP file's text; TPTP is ASCII, and UTF-8 is accepted (comments and quoted names may use it)."""
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise DataError(f"{path}: cannot read TPTP file ({e.strerror or e})") from None
+def decode(data: bytes, source: str = "<bytes>") -> str:
+    """TPTP bytes as text: TPTP is ASCII, and UTF-8 is accepted (comments and quoted names may use it)."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise TPTPSyntaxError(str(path), line, column, f"byte 0x{data[e.start]:02x} is not UTF-8 text "
+        raise TPTPSyntaxError(source, line, column, f"byte 0x{data[e.start]:02x} is not UTF-8 text "
                               "(TPTP files are ASCII; re-save the file as ASCII or UTF-8)") from None
+
+
+def read_text(path: Path) -> str:
+    """A TPTP file's text (see `decode`); DataError naming the file when it cannot be read or decoded."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read TPTP file ({e.strerror or e})") from None
+    return decode(data, str(path))
 
 
 def parse_file(path: str | os.PathLike, _seen: tuple = ()) -> list[Annotated]:
