@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import pickle
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -188,23 +187,33 @@ def load_idx_dir(d: Path, name: str, classes: list[str]) -> ImageData:
 
 
 def load_cifar_pickles(d: Path) -> ImageData:
-    """The official CIFAR-10 python version: data_batch_1..5 and test_batch, each a pickled dict."""
-
-    def batch(name):
-        p = d / name
-        try:
-            with open(p, "rb") as f:
-                b = pickle.load(f, encoding="bytes")  # the official files are pickles of plain dicts
-            x = np.asarray(b[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-            return x, np.asarray(b[b"labels"], dtype=np.int64)
-        except (OSError, EOFError, KeyError, ValueError, pickle.UnpicklingError) as e:
-            raise DataError(f"{p}: not a CIFAR-10 python batch ({e})") from e
-
-    parts = [batch(f"data_batch_{i}") for i in range(1, 6)]
-    xte, yte = batch("test_batch")
+    """The official CIFAR-10 python version: data_batch_1..5 and test_batch, each a pickled dict, read with a
+    restricted unpickler (plain containers and NumPy arrays only: a planted pickle cannot run code)."""
+    parts = [_cifar_batch(d / f"data_batch_{i}") for i in range(1, 6)]
+    xte, yte = _cifar_batch(d / "test_batch")
     xtr, ytr = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     return ImageData("cifar10", torch.from_numpy(xtr), torch.from_numpy(ytr), torch.from_numpy(xte),
                      torch.from_numpy(yte), CIFAR10, 255, str(d))
+
+
+def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One batch: (uint8 N x 3 x 32 x 32 images, int64 N labels)."""
+    from deeplearn.safe_pickle import load_restricted
+
+    what = "CIFAR-10 python batch"
+    b = load_restricted(path, what, encoding="bytes")
+    if not isinstance(b, dict) or b"data" not in b or b"labels" not in b:
+        keys = sorted(map(repr, b)) if isinstance(b, dict) else type(b).__name__
+        raise DataError(f"{path}: not a {what} (expected a dict with b'data' and b'labels', found {keys})")
+    data, labels = b[b"data"], b[b"labels"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        desc = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise DataError(f"{path}: b'data' is a {desc}; a {what} holds a uint8 N x 3072 array")
+    if not isinstance(labels, list) or not all(type(v) is int for v in labels):
+        raise DataError(f"{path}: b'labels' is not a list of integers")
+    x, y = data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
+    _check(path, x, y, "batch", len(CIFAR10))
+    return x, y
 
 
 def _decode_jpegs(path: Path, blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:

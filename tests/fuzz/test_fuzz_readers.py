@@ -228,3 +228,27 @@ def test_decompression_bomb_header_is_refused(tmp_path):
     (tmp_path / "c" / "big.png").write_bytes(png)
     with pytest.raises(DataError, match="big.png: refused, the image is too large"):
         ImageFolder(tmp_path, size=16)[0]
+
+
+# CIFAR-10 python batches (restricted unpickler) ----------------------------------------------------------------
+
+_BATCH = __import__("pickle").dumps({b"data": np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072) % 251,
+                                     b"labels": [3, 7], b"batch_label": b"x"}, protocol=2)
+
+
+@fuzz(100)
+@given(st.one_of(st.binary(max_size=100),
+                 st.builds(lambda i, junk: _BATCH[:i] + junk + _BATCH[i + len(junk):],
+                           st.integers(0, len(_BATCH)), st.binary(min_size=1, max_size=4))))
+def test_cifar_batch_reader(data):
+    from deeplearn.safe_pickle import load_restricted
+    from deeplearn.supervised.data import _cifar_batch
+
+    path = _write("data_batch_1", data)
+    try:
+        x, y = _cifar_batch(path)
+    except DataError as e:
+        _data_error(e, path)
+        return
+    assert x.dtype == np.uint8 and x.shape[1:] == (3, 32, 32) and len(y) == len(x)
+    assert load_restricted(path) is not None
