@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,8 +45,8 @@ def _read_jsonl(path: Path) -> list[dict]:
                         out.append(json.loads(line))
                     except json.JSONDecodeError as e:
                         raise DataError(f"{path}:{lineno}: bad JSON ({e.msg})") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    except (OSError, EOFError, zlib.error) as e:  # EOFError: a truncated .gz; zlib.error: a damaged one
+        raise DataError(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start} of a line)") from None
     return out

@@ -163,7 +163,10 @@ def test_imagefolder_any_image_gives_a_crop(w, h, mode, fmt, seed, cut):
 @fuzz(150)
 @given(st.one_of(st.binary(max_size=80), st.builds(lambda b: b"\x1f\x8b" + b, st.binary(max_size=40)),
                  st.text(max_size=40).map(lambda s: s.encode("utf-8")),
-                 st.text(max_size=40).map(lambda s: gzip.compress(s.encode("utf-8")))))
+                 st.text(max_size=40).map(lambda s: gzip.compress(s.encode("utf-8"))),
+                 st.builds(lambda s, i, junk: (lambda g: g[:i % len(g)] + junk + g[i % len(g) + len(junk):])(
+                     gzip.compress(s.encode("utf-8"))), st.text(max_size=40), st.integers(0, 99),
+                     st.binary(min_size=1, max_size=3))))
 def test_text_reader(data):
     path = _write("t.txt", data)
     try:
