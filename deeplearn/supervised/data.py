@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -165,8 +166,13 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"{path}: not an IDX file of unsigned bytes (bad magic {raw[:4].hex()})")
     ndim = raw[3]
-    dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4)
-    n = int(np.prod(dims))
+    if len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{path}: truncated IDX header ({ndim} dimensions need {4 + 4 * ndim} bytes, file has "
+                        f"{len(raw)})")
+    dims = [int(d) for d in np.frombuffer(raw, dtype=">i4", count=ndim, offset=4)]
+    if any(d < 0 for d in dims):
+        raise DataError(f"{path}: bad IDX header: negative dimension in {dims}")
+    n = math.prod(dims)  # Python ints: no overflow
     if len(raw) != 4 + 4 * ndim + n:
         raise DataError(f"{path}: truncated or padded: header says {n} bytes of data, file has "
                         f"{len(raw) - 4 - 4 * ndim}")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -51,6 +51,8 @@ idx_headers = st.builds(
 @fuzz(150)
 @given(st.one_of(st.binary(max_size=64), st.builds(lambda h, p: h + p, idx_headers, st.binary(max_size=64))),
        st.booleans())
+@example(b"\0\0\x08\x02\0\0\0\0\x80\0\0\0", False)  # found by the long run: a 0 and a negative dimension
+@example(b"\0\0\x08\x01", False)  # found by the long run: the header ends before its dimensions
 def test_idx_reader(data, gz):
     path = _write("x-idx3-ubyte.gz" if gz else "x-idx3-ubyte", gzip.compress(data) if gz else data)
     try:
