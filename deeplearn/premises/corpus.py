@@ -10,11 +10,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from deeplearn.paths import DataError, data_root
-from deeplearn.premises.tptp import Annotated, parse_file, parse_formula
+from deeplearn.premises.tptp import Annotated, Assoc, parse_file, parse_formula
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Problem:
     deps: list[str] | None = None  # premises used by an ATP proof, where known
     index: int = 0  # position in the corpus order (MML order for MPTP2078)
     info: dict = field(default_factory=dict)
+    goals: list[Annotated] | None = None  # a CNF problem's negated_conjecture clauses, where there are several
 
     @property
     def name(self) -> str:
@@ -43,8 +45,10 @@ def _read_jsonl(path: Path) -> list[dict]:
                         out.append(json.loads(line))
                     except json.JSONDecodeError as e:
                         raise DataError(f"{path}:{lineno}: bad JSON ({e.msg})") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    except (OSError, EOFError, zlib.error) as e:  # EOFError: a truncated .gz; zlib.error: a damaged one
+        raise DataError(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start} of a line)") from None
     return out
 
 
@@ -115,11 +119,29 @@ def load_tptp_problem(path: str | os.PathLike, index: int = 0) -> Problem:
     """A TPTP problem file: one conjecture; every other formula (includes expanded) is a candidate premise."""
     path = Path(path)
     items = parse_file(path)
-    conj = [a for a in items if a.role in ("conjecture", "negated_conjecture")]
-    if len(conj) != 1:
-        raise DataError(f"{path}: expected exactly one conjecture, found {len(conj)}")
-    premises = [a for a in items if a is not conj[0]]
-    return Problem(id=path.stem, conjecture=conj[0], premises=premises, index=index, info={"path": str(path)})
+    goals = [a for a in items if a.role in ("conjecture", "negated_conjecture")]
+    premises = [a for a in items if a.role not in ("conjecture", "negated_conjecture")]
+    return Problem(id=path.stem, conjecture=goal_of(goals, path), premises=premises, index=index,
+                   info={"path": str(path)}, goals=goals if len(goals) > 1 else None)
+
+
+def goal_of(goals: list[Annotated], path: Path) -> Annotated:
+    """The one formula rankers see as the conjecture of a problem file.
+
+    FOF: exactly one `conjecture`. CNF: one or more `negated_conjecture` clauses (a refutation problem's goal is
+    often several clauses, e.g. a negated universal statement skolemized into one clause per literal); several
+    become one cnf formula, their conjunction, named after the first, so rankers see all their symbols (the
+    printer writes them back as separate clauses from `Problem.goals`)."""
+    if not goals:
+        raise DataError(f"{path}: no conjecture (a FOF problem needs one `conjecture`, a CNF problem at least one "
+                        "`negated_conjecture` clause)")
+    if len(goals) == 1:
+        return goals[0]
+    if all(g.language == "cnf" and g.role == "negated_conjecture" for g in goals):
+        return Annotated("cnf", goals[0].name, "negated_conjecture", Assoc("&", tuple(g.formula for g in goals)))
+    kinds = ", ".join(f"{g.language} {g.name} ({g.role})" for g in goals)
+    raise DataError(f"{path}: expected exactly one conjecture, found {len(goals)}: {kinds} (several goals are "
+                    "allowed only as CNF negated_conjecture clauses)")
 
 
 def load_tptp_dir(directory: str | os.PathLike, deps_file: str | None = None) -> Corpus:
@@ -132,7 +154,7 @@ def load_tptp_dir(directory: str | os.PathLike, deps_file: str | None = None) ->
     if deps_file:
         try:
             deps = json.loads(Path(deps_file).read_text())
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, ValueError) as e:  # ValueError: bad JSON or not UTF-8
             raise DataError(f"{deps_file}: cannot read proof dependencies ({e})") from None
     problems = [load_tptp_problem(f, i) for i, f in enumerate(files)]
     formulas: dict[str, Annotated] = {}

@@ -85,7 +85,7 @@ def selection_text(problem: Problem, names: Sequence[str]) -> str:
     """A TPTP problem with the chosen premises, kept in their original (chainy) order: the same set always gives
     the same file (and the same cache key), whatever method chose it."""
     keep = set(names)
-    return printer.problem(problem.conjecture, [a for a in problem.premises if a.name in keep],
+    return printer.problem(problem.conjecture, [a for a in problem.premises if a.name in keep], goals=problem.goals,
                            header=f"{problem.id}: {len(keep)} premises")
 
 

@@ -39,39 +39,47 @@ def _subformulas(f):
             stack.extend(g.literals)
 
 
-def _terms(t, out: list):
-    if isinstance(t, Fn):
-        out.append(t)
-        for a in t.args:
-            _terms(a, out)
-
-
-def _shape(t) -> str:
-    """A term with every variable replaced by `_`."""
-    if isinstance(t, Var):
-        return "_"
-    if not t.args:
-        return t.name
-    return f"{t.name}({','.join(_shape(a) for a in t.args)})"
+def _subterm_shapes(t) -> list[tuple[str, str]]:
+    """(name, shape) of every non-variable subterm of `t`, shape with each variable replaced by `_`, e.g.
+    `k2_xboole_0(_,_)`. Post-order over an explicit stack (each shape built once from its arguments' shapes), so
+    deep terms raise no RecursionError."""
+    out: list[tuple[str, str]] = []
+    shapes: list[str] = []  # the shapes of the finished subterms, in order
+    stack = [(t, False)]
+    while stack:
+        node, done = stack.pop()
+        if isinstance(node, Var):
+            shapes.append("_")
+        elif not node.args:
+            shapes.append(node.name)
+            out.append((node.name, node.name))
+        elif not done:
+            stack.append((node, True))
+            stack.extend((a, False) for a in reversed(node.args))
+        else:
+            args = shapes[len(shapes) - len(node.args):]
+            del shapes[len(shapes) - len(node.args):]
+            shape = f"{node.name}({','.join(args)})"
+            shapes.append(shape)
+            out.append((node.name, shape))
+    return out
 
 
 def _compute(a: Annotated) -> None:
     syms: set[str] = set()
     feats: set[str] = set()
     for atom in _subformulas(a.formula):
-        terms: list = []
         if isinstance(atom, Atom):
+            args = atom.args
             if atom.pred not in _LOGICAL:
                 syms.add(atom.pred)
-                feats.add(_shape(Fn(atom.pred, atom.args)))
-            for t in atom.args:
-                _terms(t, terms)
+                feats.add(_subterm_shapes(Fn(atom.pred, args))[-1][1])
         else:
-            _terms(atom.left, terms)
-            _terms(atom.right, terms)
-        for t in terms:
-            syms.add(t.name)
-            feats.add(_shape(t))
+            args = (atom.left, atom.right)
+        for t in args:
+            for name, shape in _subterm_shapes(t):
+                syms.add(name)
+                feats.add(shape)
     a.cache["symbols"] = frozenset(syms)
     a.cache["features"] = frozenset(feats | syms)
 

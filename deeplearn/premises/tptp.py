@@ -3,7 +3,10 @@
 The grammar follows the TPTP syntax BNF (v7) for the first-order parts: `fof(name, role, formula[, annotations]).`,
 `cnf(...)`, and `include('file'[, [names]]).`. It is parsed with lark's LALR parser and an inline transformer, so no
 parse tree is built (all 4,564 MPTP2078 formulas parse in under two seconds here). Errors become `TPTPSyntaxError`
-naming the file, line and column.
+naming the file, line and column; so does a role outside the TPTP role list and a file that is not UTF-8.
+
+The LALR parser is a loop over an explicit stack, so nesting depth is bounded by memory, not by Python's
+recursion limit (terms 10,000 deep parse; the printer and the feature extraction are iterative too).
 """
 
 from __future__ import annotations
@@ -111,6 +114,14 @@ class Include:
     path: str
     names: tuple | None = None
 
+
+# The TPTP role list (the `<formula_role>` semantic rule of the TPTP v9 BNF). A role may carry a subrole after a
+# hyphen in the full syntax (`axiom-local`); this parser's roles are plain lower words, checked against the list.
+ROLES = frozenset({
+    "axiom", "hypothesis", "definition", "assumption", "lemma", "theorem", "corollary", "conjecture",
+    "negated_conjecture", "plain", "type", "interpretation", "fi_domain", "fi_functors", "fi_predicates",
+    "unknown", "logic",
+})
 
 # ----------------------------------------------------------------------------------------------------------------
 # Grammar
@@ -240,10 +251,23 @@ class _Build(Transformer):
         return Include(path, items[1] if len(items) > 1 else None)
 
     def fof_annotated(self, items):
-        return Annotated("fof", items[0], str(items[1]), items[2])
+        return Annotated("fof", items[0], _role(items[1]), items[2])
 
     def cnf_annotated(self, items):
-        return Annotated("cnf", items[0], str(items[1]), items[2])
+        return Annotated("cnf", items[0], _role(items[1]), items[2])
+
+
+class _BadRole(Exception):
+    """Raised inside the parser on a role outside ROLES; `parse` turns it into a TPTPSyntaxError."""
+
+    def __init__(self, token):
+        self.token = token
+
+
+def _role(token) -> str:
+    if str(token) not in ROLES:
+        raise _BadRole(token)
+    return str(token)
 
 
 _PARSER: Lark | None = None
@@ -279,6 +303,9 @@ def parse(text: str, source: str = "<string>") -> list:
     """Parse TPTP text into a list of `Annotated` and `Include` items (includes are not expanded here)."""
     try:
         return _parser().parse(text)
+    except _BadRole as e:
+        raise TPTPSyntaxError(source, e.token.line, e.token.column,
+                              f"unknown formula role {str(e.token)!r} (TPTP roles: {', '.join(sorted(ROLES))})") from None
     except UnexpectedCharacters as e:
         raise TPTPSyntaxError(source, e.line, e.column, f"unexpected character {text[e.pos_in_stream]!r}") from None
     except UnexpectedToken as e:
@@ -307,13 +334,30 @@ def include_dirs(path: Path) -> list[Path]:
     return dirs
 
 
+def decode(data: bytes, source: str = "<bytes>") -> str:
+    """TPTP bytes as text: TPTP is ASCII, and UTF-8 is accepted (comments and quoted names may use it)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise TPTPSyntaxError(source, line, column, f"byte 0x{data[e.start]:02x} is not UTF-8 text "
+                              "(TPTP files are ASCII; re-save the file as ASCII or UTF-8)") from None
+
+
+def read_text(path: Path) -> str:
+    """A TPTP file's text (see `decode`); DataError naming the file when it cannot be read or decoded."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read TPTP file ({e.strerror or e})") from None
+    return decode(data, str(path))
+
+
 def parse_file(path: str | os.PathLike, _seen: tuple = ()) -> list[Annotated]:
     """Parse a TPTP file and expand its includes (recursively; a name list keeps only those formulas)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise DataError(f"{path}: cannot read TPTP file ({e.strerror})") from None
+    text = read_text(path)
     out: list[Annotated] = []
     for item in parse(text, str(path)):
         if isinstance(item, Annotated):

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import gzip
 import io
-import pickle
+import math
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,6 +126,8 @@ def _check(path, x: np.ndarray, y: np.ndarray, split: str, num_classes: int, hw=
         raise DataError(f"{path}: y_{split} has shape {y.shape} but x_{split} holds {len(x)} images")
     if x.dtype != np.uint8:
         raise DataError(f"{path}: x_{split} has dtype {x.dtype}; expected uint8 pixels")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{path}: y_{split} has dtype {y.dtype}; expected integer class labels")
     if len(y) and (y.min() < 0 or y.max() >= num_classes):
         raise DataError(f"{path}: y_{split} has labels {int(y.min())}..{int(y.max())}, outside 0..{num_classes - 1}")
 
@@ -134,18 +137,41 @@ def _to_nchw(x: np.ndarray) -> torch.Tensor:
     return t[:, None] if t.ndim == 3 else t.permute(0, 3, 1, 2).contiguous()
 
 
-def load_npz(path: Path, name: str, classes: list[str], hw=None) -> ImageData:
+def read_npz(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
+    """The named arrays of an .npz archive, read without pickle (object arrays are refused, never unpickled).
+
+    Raises:
+        DataError: naming the file, for a missing key, an object array, or a file that is not an .npz archive.
+    """
     try:
-        with np.load(path) as f:
-            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in f.files]
+        with np.load(path, allow_pickle=False) as f:
+            if not hasattr(f, "files"):
+                raise DataError(f"{path}: a single .npy array, not an .npz archive of {', '.join(keys)}")
+            missing = [k for k in keys if k not in f.files]
             if missing:
-                raise DataError(f"{path}: missing keys {missing}; found {f.files} "
-                                "(expected x_train, y_train, x_test, y_test)")
-            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+                raise DataError(f"{path}: missing keys {missing}; found {f.files} (expected {', '.join(keys)})")
+            return {k: _npz_member(path, f, k) for k in keys}
     except DataError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise DataError(f"{path}: not a readable .npz archive ({e})") from e
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as e:
+        if "pickle" in str(e):  # NumPy's own message would suggest unpickling, which runs code from the file
+            raise DataError(f"{path}: not an .npz archive of plain arrays (it holds pickled Python objects, "
+                            "which deeplearn never loads)") from None
+        raise DataError(f"{path}: not a readable .npz archive ({e})") from None
+
+
+def _npz_member(path: Path, f, key: str) -> np.ndarray:
+    try:
+        return f[key]
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise DataError(f"{path}: array {key!r} has dtype object (pickled Python objects, which deeplearn "
+                            "never loads); save it as a numeric array, e.g. np.uint8 pixels, int64 labels") from None
+        raise
+
+
+def load_npz(path: Path, name: str, classes: list[str], hw=None) -> ImageData:
+    arrays = read_npz(path, ["x_train", "y_train", "x_test", "y_test"])
     for split in ("train", "test"):
         _check(path, arrays[f"x_{split}"], arrays[f"y_{split}"], split, len(classes), hw)
     return ImageData(name, _to_nchw(arrays["x_train"]), torch.from_numpy(arrays["y_train"].astype(np.int64)),
@@ -159,13 +185,18 @@ def read_idx(path: Path) -> np.ndarray:
     try:
         with opener(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as e:
-        raise DataError(f"{path}: cannot read ({e})") from e
+    except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError; a bad stream, zlib.error
+        raise DataError(f"{path}: cannot read ({e})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"{path}: not an IDX file of unsigned bytes (bad magic {raw[:4].hex()})")
     ndim = raw[3]
-    dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4)
-    n = int(np.prod(dims))
+    if len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{path}: truncated IDX header ({ndim} dimensions need {4 + 4 * ndim} bytes, file has "
+                        f"{len(raw)})")
+    dims = [int(d) for d in np.frombuffer(raw, dtype=">i4", count=ndim, offset=4)]
+    if any(d < 0 for d in dims):
+        raise DataError(f"{path}: bad IDX header: negative dimension in {dims}")
+    n = math.prod(dims)  # Python ints: no overflow
     if len(raw) != 4 + 4 * ndim + n:
         raise DataError(f"{path}: truncated or padded: header says {n} bytes of data, file has "
                         f"{len(raw) - 4 - 4 * ndim}")
@@ -186,23 +217,33 @@ def load_idx_dir(d: Path, name: str, classes: list[str]) -> ImageData:
 
 
 def load_cifar_pickles(d: Path) -> ImageData:
-    """The official CIFAR-10 python version: data_batch_1..5 and test_batch, each a pickled dict."""
-
-    def batch(name):
-        p = d / name
-        try:
-            with open(p, "rb") as f:
-                b = pickle.load(f, encoding="bytes")  # the official files are pickles of plain dicts
-            x = np.asarray(b[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-            return x, np.asarray(b[b"labels"], dtype=np.int64)
-        except (OSError, EOFError, KeyError, ValueError, pickle.UnpicklingError) as e:
-            raise DataError(f"{p}: not a CIFAR-10 python batch ({e})") from e
-
-    parts = [batch(f"data_batch_{i}") for i in range(1, 6)]
-    xte, yte = batch("test_batch")
+    """The official CIFAR-10 python version: data_batch_1..5 and test_batch, each a pickled dict, read with a
+    restricted unpickler (plain containers and NumPy arrays only: a planted pickle cannot run code)."""
+    parts = [_cifar_batch(d / f"data_batch_{i}") for i in range(1, 6)]
+    xte, yte = _cifar_batch(d / "test_batch")
     xtr, ytr = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     return ImageData("cifar10", torch.from_numpy(xtr), torch.from_numpy(ytr), torch.from_numpy(xte),
                      torch.from_numpy(yte), CIFAR10, 255, str(d))
+
+
+def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One batch: (uint8 N x 3 x 32 x 32 images, int64 N labels)."""
+    from deeplearn.safe_pickle import load_restricted
+
+    what = "CIFAR-10 python batch"
+    b = load_restricted(path, what, encoding="bytes")
+    if not isinstance(b, dict) or b"data" not in b or b"labels" not in b:
+        keys = sorted(map(repr, b)) if isinstance(b, dict) else type(b).__name__
+        raise DataError(f"{path}: not a {what} (expected a dict with b'data' and b'labels', found {keys})")
+    data, labels = b[b"data"], b[b"labels"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        desc = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise DataError(f"{path}: b'data' is a {desc}; a {what} holds a uint8 N x 3072 array")
+    if not isinstance(labels, list) or not all(type(v) is int for v in labels):
+        raise DataError(f"{path}: b'labels' is not a list of integers")
+    x, y = data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
+    _check(path, x, y, "batch", len(CIFAR10))
+    return x, y
 
 
 def _decode_jpegs(path: Path, blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -224,17 +265,7 @@ def load_cifar_jpeg_npz(path: Path) -> ImageData:
     """shared/data's CIFAR-10 copy: JPEG (quality 75) bytes + offsets; decoded once and cached as .npy."""
     from deeplearn.supervised.cache import cached_array
 
-    try:
-        with np.load(path) as f:
-            need = ["train_jpeg", "train_offsets", "test_jpeg", "test_offsets", "y_train", "y_test"]
-            missing = [k for k in need if k not in f.files]
-            if missing:
-                raise DataError(f"{path}: missing keys {missing}")
-            a = {k: f[k] for k in need}
-    except DataError:
-        raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise DataError(f"{path}: not a readable .npz archive ({e})") from e
+    a = read_npz(path, ["train_jpeg", "train_offsets", "test_jpeg", "test_offsets", "y_train", "y_test"])
     xtr = cached_array(path, "train", lambda: _decode_jpegs(path, a["train_jpeg"], a["train_offsets"]))
     xte = cached_array(path, "test", lambda: _decode_jpegs(path, a["test_jpeg"], a["test_offsets"]))
     for split, x, y in (("train", xtr, a["y_train"]), ("test", xte, a["y_test"])):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +61,11 @@ class ImageFolder(Dataset):
         try:
             with Image.open(path) as img:
                 return img.convert("RGB")
-        except (UnidentifiedImageError, OSError, SyntaxError) as e:
-            raise DataError(f"{path}: cannot decode image ({e})") from e
+        except Image.DecompressionBombError as e:  # a header claiming a gigantic image: refused before decoding
+            raise DataError(f"{path}: refused, the image is too large to decode safely ({e})") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
+            # Pillow's plugins raise any of these on a damaged file
+            raise DataError(f"{path}: cannot decode image ({e})") from None
 
     def __getitem__(self, i: int):
         path, label = self.samples[i]

@@ -9,6 +9,7 @@ state left by batch i is the right starting state for batch i+1. The state is re
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 from typing import Iterator
 
@@ -27,8 +28,8 @@ def read_text(path: str | Path) -> str:
     if raw[:2] == b"\x1f\x8b":  # gzip magic number: decompress whatever the file name says
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e:
-            raise DataError(f"{path}: broken gzip data ({e})") from e
+        except (OSError, EOFError, zlib.error) as e:  # a bad header is an OSError, a bad stream zlib.error
+            raise DataError(f"{path}: broken gzip data ({e})") from None
     if not raw:
         raise DataError(f"{path}: the file is empty; a text model needs text")
     if b"\x00" in raw:  # NUL never appears in text; it is the usual sign of a binary file

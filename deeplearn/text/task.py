@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 
 from deeplearn.engine import Runtime, Task
-from deeplearn.engine.task import to_device
 from deeplearn.paths import DataError
 from deeplearn.text.data import EvalStreams, StreamSource, Vocab, read_text, split_by_position
 from deeplearn.text.model import CharRNN, detach
@@ -46,17 +45,21 @@ class TextTask(Task):
         loss = float(sums["loss"]) / max(float(sums["count"]), 1.0)
         return {"loss": loss, "bpc": loss / math.log(2)}
 
-    @torch.no_grad()
     def evaluate(self, model, source, device, autocast=None):
-        """One pass over the text, carrying each piece's state from chunk to chunk (the training state is kept)."""
-        sums = {"loss": torch.zeros((), device=device, dtype=torch.float64),
-                "count": torch.zeros((), device=device, dtype=torch.long)}
+        """One pass over the text, carrying each piece's state from chunk to chunk (the training state is kept).
+
+        With the state carried the text is read in calls of about EVAL_POSITIONS positions (`eval_chunks`), under
+        inference mode."""
         state, carry = None, self.config.get("carry_state", True)
-        for batch in source.iter_epoch(0):
-            x, y, reset = to_device(batch, device)
-            logits, state = model(x, state if carry and not bool(reset[0]) else None)
-            for k, v in self.metric_sums(logits, (x, y)).items():
-                sums[k] += v
+        with torch.inference_mode():
+            sums = {"loss": torch.zeros((), device=device, dtype=torch.float64),
+                    "count": torch.zeros((), device=device, dtype=torch.long)}
+            for x, y, reset in eval_chunks(source, carry):
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                logits, state = model(x, state if carry and not reset else None)
+                for k, v in self.metric_sums(logits, (x, y)).items():
+                    sums[k] += v
+        sums = {k: v.clone() for k, v in sums.items()}  # outside inference mode: ordinary tensors (all-reduce)
         return sums
 
     def state_dict(self) -> dict:
@@ -64,6 +67,25 @@ class TextTask(Task):
 
     def load_state_dict(self, saved: dict) -> None:
         self.state = tuple(saved["state"]) if saved.get("state") else None
+
+
+# Positions (rows x columns) per evaluation call. Measured on this CPU (2x384 LSTM, 32 rows, 1 thread): 2,048
+# (chunks of 64) reads ~25k chars/s against ~17-20k at 8,192 (chunks of 256): the activations stay in cache.
+EVAL_POSITIONS = 2048
+
+
+def eval_chunks(source, carry: bool = True):
+    """(x, y, reset) of an evaluation source; with the state carried, an EvalStreams is read in calls of about
+    EVAL_POSITIONS positions whatever its seq_len (the same computation: the state flows from call to call);
+    without it each seq_len chunk starts from zero, as in training."""
+    if not carry or not isinstance(source, EvalStreams):
+        for x, y, reset in source.iter_epoch(0):
+            yield x, y, bool(reset[0])
+        return
+    rows, cols = source.x.shape
+    width = max(16, EVAL_POSITIONS // max(rows, 1))
+    for start in range(0, cols, width):
+        yield source.x[:, start:start + width], source.y[:, start:start + width], start == 0
 
 
 def build_model(opts: dict, vocab_size: int) -> CharRNN:
