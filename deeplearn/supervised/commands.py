@@ -159,7 +159,11 @@ def cmd_models(args) -> int:
             shape = (spec.channels or 3, *spec.input_size)
         else:  # size-agnostic models are counted on MNIST (1 x 28 x 28, 10 classes)
             classes, shape = 10, (1, 28, 28)
-        n = models.count_parameters(spec.build(classes, shape))
+        model = spec.build(classes, shape)
+        n = models.count_parameters(model)
+        note = ""
+        if getattr(model, "aux1", None) is not None:  # GoogLeNet: the papers count the net without its training heads
+            note = f"; {models.count_parameters(spec.build(classes, shape, aux_logits=False)):,} without aux heads"
         print(f"{spec.name:<22} {n:>12,}  {'x'.join(map(str, shape)):<12} {spec.description} "
-              f"[{classes} classes]")
+              f"[{classes} classes{note}]")
     return 0

@@ -50,13 +50,16 @@ def _normalize(cells: np.ndarray) -> np.ndarray:
     return (cells - lo.reshape(shape)) / span.reshape(shape)
 
 
+MIN_WIDTH = 480  # px: a grid of a few 5x5 filters (LeNet's six) must still be big enough to see
+
+
 def _grid(cells: np.ndarray, path, min_cell: int = CELL) -> Path:
     """Tile n cells (n x h x w x 3 floats in [0, 1]) in a near-square grid, enlarge, and save as PNG."""
     n, h, w, _ = cells.shape
-    scale = max(1, math.ceil(min_cell / max(h, w)))
+    cols = math.ceil(math.sqrt(n))
+    scale = max(1, math.ceil(min_cell / max(h, w)), math.ceil(MIN_WIDTH / (cols * w)))
     cells = cells.repeat(scale, axis=1).repeat(scale, axis=2)
     h, w = h * scale, w * scale
-    cols = math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     canvas = np.full((rows * (h + GAP) + GAP, cols * (w + GAP) + GAP, 3), 0.25)  # dark grey separates the cells
     for i, cell in enumerate(cells):
