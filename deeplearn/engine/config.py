@@ -55,7 +55,8 @@ class TrainConfig:
     channels_last: bool = opt(False, "NHWC memory format (CUDA)")
     sync_bn: bool = opt(False, "synchronized batch norm across replicas")
     workers: int = opt(0, "DataLoader worker processes (large data sets only)", check=non_negative)
-    progress: str = opt("auto", "progress display (auto: a bar on a terminal)", choices=["auto", "bar", "lines", "none"])
+    progress: str = opt("auto", "progress display (auto: a bar on a terminal; none: quiet, for library use)",
+                        choices=["auto", "bar", "lines", "none"])
     tensorboard: bool = opt(False, "also log to TensorBoard (if installed)")
 
     def resolved_mode(self) -> str:

@@ -37,6 +37,7 @@ class RunLogger:
         self.run_dir = self.metrics_path.parent
         self.bar = None
         self.tb = None
+        self.quiet = progress == "none"  # library use: no progress and no messages but warnings
         if not active:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -71,8 +72,8 @@ class RunLogger:
             print(f"step {row['step']} epoch {row.get('epoch', 0):.2f} | "
                   + " ".join(f"{k} {_fmt(v)}" for k, v in shown.items()), flush=True)
 
-    def message(self, text: str) -> None:
-        if self.active:
+    def message(self, text: str, warning: bool = False) -> None:
+        if self.active and (warning or not self.quiet):
             (tqdm.write if self.bar is not None else print)(text)
 
     def close(self) -> None:

@@ -342,7 +342,8 @@ class Trainer:
         if reach < 0.8 * self.total:  # the schedule is laid out over steps, the budget is in seconds
             self.log.message(f"warning: the {c.schedule} schedule spans {self.total} steps, but at this speed "
                              f"--max-time {c.max_time:g} stops near step {reach}, before the learning rate "
-                             f"anneals; pass --steps {reach}, or --max-time alone to lay the schedule over the time budget")
+                             f"anneals; pass --steps {reach}, or --max-time alone to lay the schedule over the time budget",
+                             warning=True)
 
     def evaluate(self, split: str) -> tuple[dict, dict]:
         self.net.eval()
