@@ -318,3 +318,11 @@ def test_an_interrupt_saves_says_how_to_resume_and_exits_130(tmp_path):
     assert proc.returncode == 130, err
     assert f"continue with: deeplearn train --resume {run}" in err and "Traceback" not in err
     assert RunDir(run).summary["status"] == "interrupted"
+
+
+def test_importing_deeplearn_sets_a_passive_openmp_wait_policy_unless_the_user_chose_one():
+    code = "import os, deeplearn; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
+    run = lambda e: subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True).stdout  # noqa
+    assert run(env).strip() == "PASSIVE"
+    assert run({**env, "OMP_WAIT_POLICY": "ACTIVE"}).strip() == "ACTIVE"
