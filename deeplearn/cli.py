@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "deeplearn.vision.commands",      # vision filters / features
     "deeplearn.text.commands",        # text train / sample / evaluate
     "deeplearn.premises.commands",    # premises rank / select / prove / evaluate / fit / train
+    "deeplearn.arora.commands",       # arora generate / learn / experiment / sgd (Arora et al. 2014)
 ]
 
 

@@ -51,7 +51,7 @@ class LearnOptions:
     decode_fraction: float = 0.75  # PartialEncoder: on when >= this fraction of positive children is on
     decoder: str = "likelihood"  # likelihood (fit_decoder's linear threshold unit) | fraction (PartialEncoder)
     refine_rounds: int = 4  # rounds of step 4 (decode, re-estimate the child sets) until nothing changes
-    negative_fraction: float = 0.9  # j off in >= this fraction of co-activations -> negative edge
+    negative_fraction: float = 0.75  # j off in >= this fraction of co-activations -> negative edge
     prune: float | None = 0.9  # drop units explained by other units in >= this fraction of their activity
     max_layers: int | None = None  # stop after this many layers (default: until a layer finds no unit)
 
@@ -289,7 +289,9 @@ def learn_negative(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray, opts: Le
     """
     p = sp.csr_matrix(pos.astype(np.float32))  # (m, n)
     driven = sp.csr_matrix(h @ p) > 0  # (N, n): some known positive parent is on
-    ht = h.T.tocsr()  # (m, N)
+    # "i is on" from the strict encoder (all of i's positive children on): a unit sharing children with a
+    # positive parent of j would otherwise look on exactly when j is driven, and hide its negative edges
+    ht = decode(x, pos, 1.0).T.multiply(h.T).tocsr()  # (m, N)
     # for a pair (i, j) that is not positive, a driven sample has a positive parent other than i on
     support = np.asarray((ht @ driven.astype(np.float32)).todense())  # (m, n)
     stay_on = np.asarray((ht @ driven.multiply(x).astype(np.float32)).todense())  # j on all the same
