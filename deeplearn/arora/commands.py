@@ -5,13 +5,29 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from deeplearn.arora.options import AutoencoderOptions
+from deeplearn.engine.command import TrainingSpec, add_training_arguments, train_verb
 from deeplearn.paths import DataError
 
 
-def register(sub) -> None:
-    p = sub.add_parser("arora", help="Arora et al. 2014: random sparse deep nets and their provable learner")
-    verbs = p.add_subparsers(dest="arora_verb", metavar="<verb>")
+def _build_task(opts, rt, c):
+    from deeplearn.arora.sgd import build_task
+    return build_task(opts, rt, c)
 
+
+def _describe(summary: dict) -> str:
+    final = summary.get("final") or {}
+    return (f"autoencoder: validation bce {final.get('val_bce', float('nan')):.4f}, bit error "
+            f"{final.get('val_bit_error', float('nan')):.2e} ({summary['status']}, {summary['steps']} steps)")
+
+
+# One layer of the SGD baseline: Adam, a few epochs (docs/arora.md)
+SPEC = TrainingSpec(system="arora", options=AutoencoderOptions, build_task=_build_task,
+                    defaults={"epochs": 3, "batch_size": 128, "optimizer": "adam", "lr": 0.01, "log_every": 100},
+                    run_name=lambda cfg: "arora-autoencoder", describe=_describe)
+
+
+def register(verbs) -> None:
     g = verbs.add_parser("generate", help="draw a random net and samples of it into a directory")
     _net_arguments(g)
     g.add_argument("--samples", type=int, default=60_000, help="training samples of the observed layer")
@@ -46,7 +62,10 @@ def register(sub) -> None:
     sg.add_argument("--threads", type=int, default=1)
     sg.add_argument("--seed", type=int, default=0)
     sg.set_defaults(func=cmd_sgd)
-    p.set_defaults(func=lambda a: (p.print_help(), 0)[1])
+
+    tr = verbs.add_parser("train", help="one layer of the SGD baseline: a sparse autoencoder through the engine")
+    add_training_arguments(tr, SPEC)
+    tr.set_defaults(func=train_verb(SPEC))
 
 
 def _net_arguments(p) -> None:
