@@ -144,3 +144,25 @@ def test_net_round_trips_and_bad_files_error(tmp_path):
         load_net(tmp_path)
     with pytest.raises(DataError, match="missing"):
         load_net(tmp_path / "nowhere")
+
+
+def test_cli_generate_learn_and_sgd_baseline(tmp_path, capsys):
+    """The commands end to end on a small net: the learner recovers it; the SGD autoencoder trains through
+    the engine (a run directory with a checkpoint) and is scored by the same measures."""
+    import json
+
+    from deeplearn.cli import main
+    from deeplearn.engine.rundir import RunDir
+    data, run, sgd = tmp_path / "net", tmp_path / "learn", tmp_path / "sgd"
+    assert main(["arora", "generate", "--n", "200", "--depth", "1", "--degree", "8", "--rho", "0.01",
+                 "--weights", "balanced", "--graph", "biregular", "--samples", "20000", "--heldout", "500",
+                 "--out", str(data)]) == 0
+    assert main(["arora", "learn", str(data), "--out", str(run)]) == 0
+    scores = json.loads((run / "scores.json").read_text())
+    assert scores["layers"][0]["positive"]["f1"] == 1.0
+    assert main(["arora", "sgd", str(data), "--out", str(sgd), "--epochs", "0.2"]) == 0
+    assert RunDir(sgd / "layer1").has_checkpoint()
+    sg = json.loads((sgd / "scores.json").read_text())
+    assert 0.0 <= sg["layers"][0]["positive"]["f1"] <= 1.0 and "tau" in sg
+    assert main(["arora", "generate", "--degree", "0", "--out", str(tmp_path / "bad")]) == 2
+    assert "degree" in capsys.readouterr().err
