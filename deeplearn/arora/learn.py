@@ -301,7 +301,26 @@ def learn_negative(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray, opts: Le
     base = 1.0 - np.asarray(driven.multiply(x).sum(0)).ravel() / np.maximum(drive_n, 1)
     neg = ((~pos) & (support >= opts.min_count) & (off_frac >= opts.negative_fraction)
            & (off_frac - base[None, :] >= 0.5))
+    neg = _explain_away(x, ht, driven, neg, opts)
     return neg, np.where(pos, 0, support).astype(np.int64)
+
+
+def _explain_away(x: sp.csr_matrix, ht: sp.csr_matrix, driven, neg: np.ndarray, opts: LearnOptions
+                  ) -> np.ndarray:
+    """Second pass over the candidate negative edges (ours): in a deep net, units under one parent are on
+    together, so a sibling of j's real negative parent looks negative too. Re-test each candidate (i, j) on the
+    samples where i is the only candidate negative parent of j that is on; drop it when there are >= min_count
+    of them and j stays on in them (off less than `negative_fraction`). Undecidable candidates are kept."""
+    if not neg.any():
+        return neg
+    h = ht.T.tocsr()  # (N, m) strict "on"
+    cand_on = sp.csr_matrix(h @ sp.csr_matrix(neg.astype(np.float32)))  # (N, n) candidates of j that are on
+    alone = driven.multiply(cand_on == 1)  # driven, exactly one candidate on (i itself, when h_i is on)
+    support = np.asarray((ht @ alone.astype(np.float32)).todense())
+    stay_on = np.asarray((ht @ alone.multiply(x).astype(np.float32)).todense())
+    off = 1.0 - stay_on / np.maximum(support, 1)
+    refuted = (support >= opts.min_count) & (off < opts.negative_fraction)
+    return neg & ~refuted
 
 
 def learn_layer(x: sp.csr_matrix, opts: LearnOptions) -> tuple[LearnedLayer, sp.csr_matrix]:
