@@ -98,7 +98,7 @@ def sweep(name: str, values, make, seeds: int) -> list[dict]:
 
 def part_samples(quick: bool, seeds: int) -> list[dict]:
     n = 100 if quick else 200
-    mult = [0.05, 0.1, 0.2, 0.4, 0.8, 1.6]
+    mult = [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4]
     return sweep("samples", mult, lambda m, s: (NetSpec(n=n, depth=1, degree=8, rho=2 / n, seed=s, **BASE),
                                                int(m * n * n)), seeds)
 
