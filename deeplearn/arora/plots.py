@@ -17,12 +17,12 @@ def _success_plot(rows, xlabel, title, path: Path, logx=True) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for key, label in ((lambda r: float(r["positive_exact"]), "P(positive graph exact)"),
-                       (lambda r: float(r["exact"]), "P(all edges exact, +/-)"),
-                       (lambda r: float(np.mean(r["pos_f1"])), "positive-edge F1"),
-                       (lambda r: float(np.mean(r["neg_f1"])), "negative-edge F1")):
+    for key, label, style in ((lambda r: float(r["positive_exact"]), "P(positive graph exact)", "o-"),
+                              (lambda r: float(r["exact"]), "P(all edges exact, +/-)", "s-"),
+                              (lambda r: float(np.mean(r["pos_f1"])), "positive-edge F1", "^--"),
+                              (lambda r: float(np.mean(r["neg_f1"])), "negative-edge F1", "v--")):
         x, y = _by_value(rows, key)
-        ax.plot(x, y, marker="o", label=label)
+        ax.plot(x, y, style, label=label, alpha=0.85)
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
