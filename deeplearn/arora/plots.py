@@ -44,7 +44,7 @@ def plot_all(results: dict, out: Path) -> None:
     if "degree" in results:
         r = results["degree"]
         _success_plot(r, "degree d", f"n={r[0]['n']}, rho=2/n, samples=0.5 n^2, {seeds(r)} nets per point",
-                      out / "success_vs_degree.png")
+                      out / "success_vs_degree.png", logx=False)
     if "sparsity" in results:
         r = results["sparsity"]
         _success_plot(r, "top density rho", f"n={r[0]['n']}, d={r[0]['degree']}, {r[0]['samples']} samples, "
