@@ -28,6 +28,8 @@ SYSTEMS = [
            "deeplearn.text.commands", training="deeplearn.text.commands:SPEC"),
     System("premises", "lemma selection for the E prover on MPTP2078: rank, select, prove, evaluate, train",
            "deeplearn.premises.commands"),
+    System("arora", "Arora et al. 2014: random sparse deep nets, their provable layer-wise learner, an SGD baseline",
+           "deeplearn.arora.commands", training="deeplearn.arora.commands:SPEC"),
 ]
 
 

@@ -1,0 +1,406 @@
+"""The layer-wise learner of Arora, Bhaskara, Ge and Ma 2014 (arXiv 1310.6343, Section 3 and Algorithm 1:
+learn the bottom layer from samples of y, decode the hidden layer, repeat one layer up).
+
+One layer (`learn_layer`), from the 0/1 samples X (N, n) of the layer below:
+
+1. Correlation graph (Section 3, "the correlation graph and its square root"): in the sparse regime two units
+   are positively correlated essentially when they share a parent through positive edges, so the graph G^ of
+   strongly correlated pairs is about the square of the positive part G+ of the graph above. We threshold the
+   pairwise correlation of the co-activation counts X^T X (one sparse matrix product).
+2. Graph recovery, the graph square root (Section 4, Algorithm RecoverGraph): every hidden unit's positive
+   children form a clique of G^. Seeded by an uncovered edge (u, v) of G^, the candidate clique is the set S of
+   units s that are on in most samples where u and v are both on (the 3-wise correlation E[x_u x_v x_s] /
+   E[x_u x_v] >= 1/2, the paper's 3-wise variant), or, with `method="pairwise"`, the common neighbours of u and v in
+   G^ (the paper's triangle step); S is peeled to a near-clique of G^ and accepted if it has between
+   `min_children` and d units (the paper's size test: a seed pair related only through a grandparent gives
+   the grandparent's ~d^2/4 grandchildren), and its pairs are covered. Each accepted clique is one hidden unit.
+3. Decoding (the reversibility / denoising property, Section 3, PartialEncoder): a hidden unit is on when at
+   least half of its positive children are on.
+4. Refinement with the decoded layer (LearnGraph): j is a positive child of i when x_j is on in most samples
+   where h_i is on; then (our addition, for the small d of a CPU run) units whose activity is always
+   explained by other units are dropped (`explained_fraction`).
+5. Negative edges (Section 5, "learning the negative edges"): an edge i -> j is negative when j is off in most
+   samples where h_i is on together with a known positive parent of j (with +-1 weights and threshold 0 a
+   negative parent cancels one positive parent). This needs co-activations of two hidden units: the
+   quadratic sample complexity of the paper's theorem.
+
+`learn_network` stacks layers bottom-up, each on the decoded layer below (Algorithm 1).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from deeplearn.paths import DataError
+
+
+@dataclass
+class LearnOptions:
+    """The learner's knobs (all have defaults derived from the paper's argument; see each comment)."""
+
+    degree: int = 16  # d, known to the learner as in the paper: sets the correlation threshold
+    method: str = "triple"  # triple (3-wise correlations) | pairwise (triangles of G^)
+    corr_threshold: float | None = None  # G^ edge if correlation >= this; default sqrt(8 / d^3), see below
+    min_count: int = 5  # fewest co-activations for any statistic to be used
+    min_children: int | None = None  # smallest clique accepted as a unit (default 3, a triangle)
+    decode_fraction: float = 0.75  # PartialEncoder: on when >= this fraction of positive children is on
+    decoder: str = "likelihood"  # likelihood (fit_decoder's linear threshold unit) | fraction (PartialEncoder)
+    refine_rounds: int = 4  # rounds of step 4 (decode, re-estimate the child sets) until nothing changes
+    negative_fraction: float = 0.75  # j off in >= this fraction of co-activations -> negative edge
+    prune: float | None = 0.9  # drop units explained by other units in >= this fraction of their activity
+    max_layers: int | None = None  # stop after this many layers (default: until a layer finds no unit)
+
+    def smallest(self) -> int:
+        """The lower end of the size test on a recovered clique: a triangle (the upper end is d)."""
+        if self.min_children is not None:
+            return self.min_children
+        return 3
+
+    def threshold(self) -> float:
+        """Pairs sharing a parent correlate at about 2/d (a unit with ~d/2 positive parents is on through a
+        given one about 2/d of the time); pairs sharing only a grandparent at about 4/d^2. The default
+        threshold is their geometric mean, sqrt(8/d^3)."""
+        return self.corr_threshold if self.corr_threshold is not None else math.sqrt(8.0 / self.degree ** 3)
+
+
+@dataclass
+class LearnedLayer:
+    """One learned graph: `pos`/`neg` are (m, n_child) bool; m = the number of hidden units found."""
+
+    pos: np.ndarray
+    neg: np.ndarray
+    density: float  # mean of the decoded hidden layer
+    stats: dict = field(default_factory=dict)
+    dec_w: np.ndarray | None = None  # (n_child, m) likelihood-ratio encoder weights (fit_decoder)
+    dec_b: np.ndarray | None = None  # (m,)
+
+    @property
+    def m(self) -> int:
+        return self.pos.shape[0]
+
+
+@dataclass
+class LearnedNet:
+    layers: list[LearnedLayer]  # bottom first: layers[0] maps h(1) -> y
+    options: LearnOptions
+    seconds: float = 0.0
+
+    def decode(self, y: sp.csr_matrix, decode_fraction: float | None = None) -> list[sp.csr_matrix]:
+        """[h(1), h(2), ...] decoded bottom-up from observed samples y (N, n)."""
+        f = self.options.decode_fraction if decode_fraction is None else decode_fraction
+        out, x = [], y
+        for layer in self.layers:
+            if self.options.decoder == "likelihood" and decode_fraction is None:
+                x = decode_linear(x, layer.dec_w, layer.dec_b)
+            else:
+                x = decode(x, layer.pos, f)
+            out.append(x)
+        return out
+
+    def weights(self) -> list[np.ndarray]:
+        """+1 / -1 / 0 weight matrices, bottom first (the learned net as a DeepNet would hold it)."""
+        return [l.pos.astype(np.float32) - l.neg.astype(np.float32) for l in self.layers]
+
+
+# --- step 1: correlation graph ---
+
+def coactivation(x: sp.csr_matrix) -> np.ndarray:
+    """(n, n) counts of samples in which both units are on: X^T X as a sparse product."""
+    return np.asarray((x.T @ x).todense(), dtype=np.float64)
+
+
+def correlation_graph(x: sp.csr_matrix, threshold: float, min_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """G^: pairs whose Pearson correlation is >= threshold and that were on together >= min_count times.
+
+    Returns:
+        (adjacency (n, n) bool without the diagonal, correlation (n, n) float).
+    """
+    num = x.shape[0]
+    c = coactivation(x)  # (n, n)
+    p = np.diag(c) / num
+    sd = np.sqrt(np.maximum(p * (1 - p), 1e-300))
+    corr = (c / num - np.outer(p, p)) / np.outer(sd, sd)
+    adj = (corr >= threshold) & (c >= min_count)
+    np.fill_diagonal(adj, False)
+    return adj, corr
+
+
+# --- step 2: graph recovery (the graph square root) ---
+
+def recover_graph(x: sp.csr_matrix, adj: np.ndarray, corr: np.ndarray, opts: LearnOptions) -> np.ndarray:
+    """Algorithm RecoverGraph: one hidden unit per clique of G^ found from a seed edge.
+
+    Returns:
+        (m, n) bool: the positive child sets of the m hidden units found.
+    """
+    n = adj.shape[0]
+    xc = x.tocsc()
+    # row gathers are the inner loop: a dense uint8 copy where it fits (up to 200 MB), else CSR
+    rows_of = x.toarray().astype(np.uint8) if x.shape[0] * n <= 200_000_000 else x
+    uncovered = np.triu(adj, 1)
+    iu, iv = np.nonzero(uncovered)
+    order = np.argsort(-corr[iu, iv], kind="stable")  # strongest pairs first
+    units: list[np.ndarray] = []
+    for e in order:
+        u, v = int(iu[e]), int(iv[e])
+        if not uncovered[u, v]:
+            continue
+        uncovered[u, v] = False
+        s = _candidate(xc, rows_of, adj, u, v, opts)
+        s = _clean_clique(adj, s, u, v)
+        if not opts.smallest() <= s.sum() <= opts.degree:
+            continue  # too small for a triangle, or larger than any child set (a grandparent's set)
+        idx = np.flatnonzero(s)
+        uncovered[np.ix_(idx, idx)] = False
+        if units and _overlaps(np.array(units), s):
+            continue  # the same parent again, seen from a pair the first clique missed
+        units.append(s)
+    return np.array(units, dtype=bool).reshape(len(units), n)
+
+
+def _overlaps(units: np.ndarray, s: np.ndarray, jac: float = 0.5) -> bool:
+    """Whether S shares at least `jac` of its union with an already found child set."""
+    inter = (units & s).sum(1)
+    union = (units | s).sum(1)
+    return bool((inter >= jac * union).any())
+
+
+def _candidate(xc: sp.csc_matrix, xr, adj: np.ndarray, u: int, v: int,
+               opts: LearnOptions) -> np.ndarray:
+    """The candidate child set S for the seed pair (u, v), as an (n,) bool mask containing u and v."""
+    if opts.method == "pairwise":
+        s = adj[u] & adj[v]
+    else:  # 3-wise: P(x_s = 1 | x_u = x_v = 1) >= 1/2
+        rows = np.intersect1d(xc.indices[xc.indptr[u]:xc.indptr[u + 1]],
+                              xc.indices[xc.indptr[v]:xc.indptr[v + 1]], assume_unique=True)
+        if len(rows) < opts.min_count:
+            return np.zeros(adj.shape[0], bool)
+        frac = np.asarray(xr[rows].sum(0, dtype=np.int64)).ravel() / len(rows)  # (n,) triple / pair
+        s = frac >= 0.5
+    s = s.copy()
+    s[[u, v]] = True
+    return s
+
+
+def _clean_clique(adj: np.ndarray, s: np.ndarray, u: int, v: int, eps: float = 0.25) -> np.ndarray:
+    """Peel S to a near-clique of G^: drop the member with the fewest G^-neighbours inside S until every
+    member is adjacent to at least (1 - eps) of the others. A true child set is a clique of G^; a seed pair
+    with two common parents gives the union of two cliques, and peeling keeps the larger one."""
+    idx = np.flatnonzero(s)
+    sub = adj[np.ix_(idx, idx)]
+    alive = np.ones(len(idx), bool)
+    inside = sub.sum(1).astype(np.int64)
+    while alive.sum() >= 3:
+        k = int(alive.sum())
+        worst = int(np.argmin(np.where(alive, inside, np.iinfo(np.int64).max)))
+        if inside[worst] >= (1 - eps) * (k - 1):
+            break
+        alive[worst] = False
+        inside -= sub[:, worst]
+    out = np.zeros_like(s)
+    out[idx[alive]] = True
+    return out
+
+
+# --- steps 3-5: decode, refine, negative edges ---
+
+def decode(x: sp.csr_matrix, pos: np.ndarray, fraction: float) -> sp.csr_matrix:
+    """PartialEncoder: h_i = 1 iff at least `fraction` of i's positive children are on. (N, n) -> (N, m)."""
+    if pos.shape[0] == 0:
+        return sp.csr_matrix((x.shape[0], 0), dtype=np.float32)
+    p = sp.csr_matrix(pos.T.astype(np.float32))  # (n, m)
+    hits = np.asarray((x @ p).todense())  # (N, m) number of positive children on
+    need = np.maximum(1, np.ceil(fraction * pos.sum(1) - 1e-9))
+    return sp.csr_matrix((hits >= need).astype(np.float32))
+
+
+def fit_decoder(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray, min_count: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The likelihood-ratio form of the encoder, still one linear threshold unit per hidden unit,
+    h_i = sgn(sum_j w_ij x_j + b_i): w_ij and b_i are the log-likelihood ratios of "h_i on" against "h_i off"
+    for children j in S_i that are on / off (q_on = P(x_j | h_i on), q_off = the density of x_j, both
+    estimated from a first decoding h), plus the prior log(rho_i / (1 - rho_i)).
+
+    Returns:
+        (w (n, m) float32 zero off the child sets, b (m,) float64).
+    """
+    num = x.shape[0]
+    on = np.maximum(np.asarray(h.sum(0)).ravel(), 1.0)  # (m,)
+    q_on = np.clip(np.asarray((h.T @ x).todense()) / on[:, None], 0.5, 0.995)  # (m, n)
+    dens = np.asarray(x.sum(0)).ravel() / num
+    q_off = np.clip(dens, 0.5 / num, 0.4)[None, :]
+    a = np.log(q_on / q_off)  # child on
+    c = np.log((1 - q_on) / (1 - q_off))  # child off
+    rho = np.clip(on / num, 0.5 / num, 0.5)
+    b = np.where(pos, c, 0.0).sum(1) + np.log(rho / (1 - rho))
+    w = np.where(pos, a - c, 0.0).T.astype(np.float32)
+    return w, b
+
+
+def decode_linear(x: sp.csr_matrix, w: np.ndarray, b: np.ndarray) -> sp.csr_matrix:
+    """h = sgn(x w + b). (N, n) -> (N, m)."""
+    if w.shape[1] == 0:
+        return sp.csr_matrix((x.shape[0], 0), dtype=np.float32)
+    z = x @ sp.csr_matrix(w)  # (N, m)
+    z = z.toarray() if sp.issparse(z) else np.asarray(z)
+    return sp.csr_matrix((z + b[None, :] > 0).astype(np.float32))
+
+
+def refine_positive(x: sp.csr_matrix, h: sp.csr_matrix, min_count: int, fraction: float = 0.6) -> np.ndarray:
+    """LearnGraph: pos[i, j] iff x_j is on in at least `fraction` of the samples where h_i is on (a child is
+    off only when a negative parent cancels it; a cousin is on only when i's parent is). (m, n) bool."""
+    on = np.asarray(h.sum(0)).ravel()  # (m,)
+    both = np.asarray((h.T @ x).todense())  # (m, n)
+    return (both >= fraction * on[:, None]) & (on[:, None] >= min_count)
+
+
+def explained_fraction(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray) -> np.ndarray:
+    """For each unit s: the fraction of the samples where h_s is on in which every child of s that is on is
+    also a child of another unit that is on. A spurious clique (one child of each of several true units under
+    a common grandparent) is on only together with those units, so it is always explained; a true unit is on
+    alone whenever its own parent fires. (m,) float."""
+    drive = sp.csr_matrix(h @ sp.csr_matrix(pos.astype(np.float32)))  # (N, n) on units covering each child
+    hc = h.tocsc()
+    out = np.zeros(pos.shape[0])
+    for i in range(pos.shape[0]):
+        rows = hc.indices[hc.indptr[i]:hc.indptr[i + 1]]
+        if len(rows) == 0:
+            continue
+        kids = np.flatnonzero(pos[i])
+        cover = drive[rows][:, kids].toarray() - 1  # (r, |S|): other on units covering the child
+        on = x[rows][:, kids].toarray() > 0
+        out[i] = float(((cover > 0) | ~on).all(1).mean())
+    return out
+
+
+def learn_negative(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray, opts: LearnOptions
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Negative edges: i -> j is negative iff, over samples where h_i is on and some other positive parent of
+    j is on, j is off in at least `negative_fraction` of them, at least 0.5 more often than j is off whenever
+    it is driven at all, and there were >= min_count such samples.
+
+    Returns:
+        (neg (m, n) bool, support (m, n) int: the number of such samples, 0 where untestable).
+    """
+    p = sp.csr_matrix(pos.astype(np.float32))  # (m, n)
+    driven = sp.csr_matrix(h @ p) > 0  # (N, n): some known positive parent is on
+    # "i is on" from the strict encoder (all of i's positive children on): a unit sharing children with a
+    # positive parent of j would otherwise look on exactly when j is driven, and hide its negative edges
+    ht = decode(x, pos, 1.0).T.multiply(h.T).tocsr()  # (m, N)
+    # for a pair (i, j) that is not positive, a driven sample has a positive parent other than i on
+    support = np.asarray((ht @ driven.astype(np.float32)).todense())  # (m, n)
+    stay_on = np.asarray((ht @ driven.multiply(x).astype(np.float32)).todense())  # j on all the same
+    off_frac = 1.0 - stay_on / np.maximum(support, 1)
+    # j's own off rate when driven, the baseline a real negative edge must beat by a margin
+    drive_n = np.asarray(driven.sum(0)).ravel()
+    base = 1.0 - np.asarray(driven.multiply(x).sum(0)).ravel() / np.maximum(drive_n, 1)
+    neg = ((~pos) & (support >= opts.min_count) & (off_frac >= opts.negative_fraction)
+           & (off_frac - base[None, :] >= 0.5))
+    neg = _explain_away(x, ht, driven, neg, opts)
+    return neg, np.where(pos, 0, support).astype(np.int64)
+
+
+def _explain_away(x: sp.csr_matrix, ht: sp.csr_matrix, driven, neg: np.ndarray, opts: LearnOptions
+                  ) -> np.ndarray:
+    """Second pass over the candidate negative edges (ours): in a deep net, units under one parent are on
+    together, so a sibling of j's real negative parent looks negative too. Re-test each candidate (i, j) on the
+    samples where i is the only candidate negative parent of j that is on; drop it when there are >= min_count
+    of them and j stays on in them (off less than `negative_fraction`). Undecidable candidates are kept."""
+    if not neg.any():
+        return neg
+    h = ht.T.tocsr()  # (N, m) strict "on"
+    cand_on = sp.csr_matrix(h @ sp.csr_matrix(neg.astype(np.float32)))  # (N, n) candidates of j that are on
+    alone = driven.multiply(cand_on == 1)  # driven, exactly one candidate on (i itself, when h_i is on)
+    support = np.asarray((ht @ alone.astype(np.float32)).todense())
+    stay_on = np.asarray((ht @ alone.multiply(x).astype(np.float32)).todense())
+    off = 1.0 - stay_on / np.maximum(support, 1)
+    refuted = (support >= opts.min_count) & (off < opts.negative_fraction)
+    return neg & ~refuted
+
+
+def learn_layer(x: sp.csr_matrix, opts: LearnOptions) -> tuple[LearnedLayer, sp.csr_matrix]:
+    """Steps 1-5 on one layer. Returns the learned graph and the decoded hidden samples (N, m)."""
+    t0 = time.perf_counter()
+    adj, corr = correlation_graph(x, opts.threshold(), opts.min_count)
+    pos = recover_graph(x, adj, corr, opts)
+    h = decode(x, pos, opts.decode_fraction)
+    for _ in range(opts.refine_rounds if pos.shape[0] else 0):  # steps 3-4, alternated
+        if opts.decoder == "likelihood":
+            h = decode_linear(x, *fit_decoder(x, h, pos, opts.min_count))
+        new, keep = _dedupe(refine_positive(x, h, opts.min_count), opts.smallest(), opts.degree)
+        if new.shape == pos.shape and (new == pos).all():
+            break
+        pos, h = new, h[:, keep]
+    if opts.prune is not None and pos.shape[0]:
+        keep = explained_fraction(x, h, pos) < opts.prune
+        pos, h = pos[keep], h[:, np.flatnonzero(keep)]
+    w_dec, b_dec = fit_decoder(x, h, pos, opts.min_count)
+    h = decode_linear(x, w_dec, b_dec) if opts.decoder == "likelihood" else decode(x, pos, opts.decode_fraction)
+    neg, support = learn_negative(x, h, pos, opts) if pos.shape[0] else (np.zeros_like(pos), None)
+    stats = {"graph_edges": int(adj.sum() // 2), "units": int(pos.shape[0]),
+             "positive_edges": int(pos.sum()), "negative_edges": int(neg.sum()),
+             "negative_testable_pairs": int((support >= opts.min_count).sum()) if support is not None else 0,
+             "seconds": time.perf_counter() - t0}
+    density = float(h.mean()) if h.shape[1] else 0.0
+    return LearnedLayer(pos, neg, density, stats, w_dec, b_dec), h
+
+
+def _dedupe(pos: np.ndarray, min_children: int, max_children: int) -> tuple[np.ndarray, np.ndarray]:
+    """Drop units left with fewer than `min_children` or more than `max_children` children (a spurious seed
+    grows to a grandparent's whole set of grandchildren) and duplicate child sets after refinement.
+    Returns the kept rows and their indices."""
+    size = pos.sum(1)
+    big = np.flatnonzero((size >= min_children) & (size <= max_children))
+    _, first = np.unique(np.packbits(pos[big], axis=1), axis=0, return_index=True)
+    keep = big[np.sort(first)]
+    return pos[keep], keep
+
+
+def learn_network(y: sp.csr_matrix, depth: int | None, opts: LearnOptions) -> LearnedNet:
+    """Algorithm 1: learn layer after layer from the bottom, each from the decoded layer below.
+
+    Args:
+        y: (N, n) observed 0/1 samples.
+        depth: how many layers to learn (None: until a layer finds no hidden unit, at most opts.max_layers).
+    """
+    check_samples(y, opts)
+    t0 = time.perf_counter()
+    layers: list[LearnedLayer] = []
+    x = y.tocsr().astype(np.float32)
+    limit = depth if depth is not None else (opts.max_layers or 32)
+    while len(layers) < limit:
+        layer, h = learn_layer(x, opts)
+        if layer.m == 0:
+            break
+        layers.append(layer)
+        x = h
+    return LearnedNet(layers, opts, time.perf_counter() - t0)
+
+
+def check_samples(y, opts: LearnOptions) -> None:
+    """Bad input gets a DataError naming the problem: not 0/1, or too few samples for any statistic."""
+    if opts.method not in ("triple", "pairwise"):
+        raise DataError(f"--method {opts.method!r}: choose triple or pairwise")
+    if opts.degree < 1:
+        raise DataError(f"--degree {opts.degree}: the degree d must be >= 1")
+    if not sp.issparse(y) or y.ndim != 2:
+        raise DataError("samples must be a 2-D sparse 0/1 matrix (samples x units)")
+    if y.nnz and not np.all((y.data == 0) | (y.data == 1)):
+        raise DataError("samples must be 0/1 valued")
+    num = y.shape[0]
+    if num < opts.min_count:
+        raise DataError(f"{num} samples: too few for any co-activation statistic (min_count = "
+                        f"{opts.min_count}); draw more with `deeplearn arora generate --samples N`")
+    counts = np.asarray(y.sum(0)).ravel()
+    if counts.max(initial=0) < opts.min_count:
+        raise DataError(f"{num} samples: no unit is on in {opts.min_count} or more of them, too few for any "
+                        f"co-activation statistic; draw more samples (the paper needs about 1/rho^2)")
+
+
+def options_dict(opts: LearnOptions) -> dict:
+    return asdict(opts)
