@@ -225,3 +225,25 @@ def _from_run(run_dir: str) -> FeatureNet:
     shape = tuple(meta["input_shape"])
     return FeatureNet(str(run_dir), model, traced_layers(model, shape), meta["mean"], meta["std"], shape[1:],
                       meta["class_names"])
+
+
+def top_classes(net: FeatureNet, image: torch.Tensor, k: int = 5) -> list[tuple[str, float]]:
+    """The net's k most probable classes for one image (C x H x W in [0, 1], any size): the central square of
+    the shorter side shrunk by size / (size + 32) (the EfficientNet evaluation crop), resized to the input size.
+
+    Returns:
+        [(class name, probability)], most probable first.
+    """
+    import torch.nn.functional as F
+
+    h, w = image.shape[-2:]
+    side = net.input_size[0]
+    crop = max(1, round(min(h, w) * side / (side + 32)))
+    top, left = (h - crop) // 2, (w - crop) // 2
+    x = image[None, :, top:top + crop, left:left + crop]
+    x = F.interpolate(x, size=net.input_size, mode="bicubic", align_corners=False, antialias=True).clamp(0, 1)
+    with torch.no_grad():
+        p = net.classify(x).softmax(1)[0]
+    names = net.class_names or [str(i) for i in range(len(p))]
+    values, idx = p.topk(min(k, len(p)))
+    return [(names[i], float(v)) for v, i in zip(values, idx.tolist())]

@@ -57,3 +57,26 @@ def save_png(x: torch.Tensor, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(to_array(x)).save(path, format="PNG", optimize=True)
     return path
+
+
+def read_photo(spec: str, channels: int = 3, size: int | None = None) -> torch.Tensor:
+    """`read_image`, also accepting `skimage:NAME` for a photo that scikit-image ships (chelsea, coffee,
+    astronaut, rocket, ...)."""
+    if not spec.startswith("skimage:"):
+        return read_image(spec, channels, size)
+    from PIL import Image
+
+    name = spec.split(":", 1)[1]
+    try:
+        from skimage import data
+    except ModuleNotFoundError:
+        raise DataError(f"{spec}: scikit-image is not installed: pip install -e \".[imagenet]\"") from None
+    photos = [n for n in ("astronaut", "cat", "chelsea", "coffee", "rocket", "camera", "immunohistochemistry",
+                          "hubble_deep_field", "retina", "colorwheel") if hasattr(data, n)]
+    if name not in photos:
+        raise DataError(f"{spec}: not a scikit-image photo; known: {', '.join('skimage:' + p for p in photos)}")
+    im = Image.fromarray(getattr(data, name)()).convert("RGB" if channels == 3 else "L")
+    if size is not None:
+        scale = size / max(im.size)
+        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BICUBIC)
+    return from_array(np.asarray(im))
