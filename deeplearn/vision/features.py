@@ -47,9 +47,12 @@ class FeatureNet:
         mean, std: per-channel preprocessing of [0, 1] pixels: (x - mean) / std.
         input_size: (H, W) the net was trained at.
         class_names: the classes of its classifier output (None: unknown).
+        model_channels: channels the model takes, if not those of the pixels (len(mean)): the normalized pixels
+            are then averaged to grey or grey is repeated, as the training data's encoding did.
     """
 
-    def __init__(self, name: str, model: nn.Module, layers: list[str], mean, std, input_size, class_names=None):
+    def __init__(self, name: str, model: nn.Module, layers: list[str], mean, std, input_size, class_names=None,
+                 model_channels: int | None = None):
         self.name = name
         self.model = _frozen(model)
         modules = dict(self.model.named_modules())
@@ -62,6 +65,7 @@ class FeatureNet:
         self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
         self.input_size = tuple(input_size)
         self.class_names = class_names
+        self.model_channels = model_channels or len(mean)
 
     @property
     def channels(self) -> int:
@@ -76,7 +80,11 @@ class FeatureNet:
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         """Pixels in [0, 1] (N x C x H x W) -> the net's input."""
-        return (x - self.mean) / self.std
+        x = (x - self.mean) / self.std
+        if self.model_channels != x.shape[1]:  # as deeplearn.supervised.encoding.fit_size
+            x = x.repeat(1, self.model_channels, 1, 1) if x.shape[1] == 1 else \
+                x.mean(1, keepdim=True).repeat(1, self.model_channels, 1, 1)
+        return x
 
     def forward_layers(self, x: torch.Tensor, layers) -> dict[str, torch.Tensor]:
         """Outputs of `layers` for images `x` (N x C x H x W pixels in [0, 1]), differentiable in x.
@@ -222,9 +230,9 @@ def _from_run(run_dir: str) -> FeatureNet:
     model, meta = load_run(run_dir)
     if not any(isinstance(m, nn.Conv2d) for m in model.modules()):
         raise DataError(f"{run_dir}: the model ({cfg['task'].get('model')}) has no convolutional layer to look into")
-    shape = tuple(meta["input_shape"])
+    shape = tuple(meta["input_shape"])  # the model's; the pixels have len(meta["mean"]) channels
     return FeatureNet(str(run_dir), model, traced_layers(model, shape), meta["mean"], meta["std"], shape[1:],
-                      meta["class_names"])
+                      meta["class_names"], model_channels=shape[0])
 
 
 def top_classes(net: FeatureNet, image: torch.Tensor, k: int = 5) -> list[tuple[str, float]]:
