@@ -111,10 +111,11 @@ class LoaderSource:
 
     def __init__(self, dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, rank: int = 0,
                  world: int = 1, workers: int = 0, pin_memory: bool = False,
-                 transform: BatchTransform | None = None):
+                 transform: BatchTransform | None = None, collate: Callable | None = None):
         self.dataset, self.batch_size, self.shuffle, self.seed = dataset, batch_size, shuffle, seed
         self.rank, self.world, self.workers, self.pin_memory = rank, world, workers, pin_memory
         self.transform = transform
+        self.collate = collate  # e.g. images stacked, boxes kept as a list (ragged targets)
         self.n = len(dataset)  # type: ignore[arg-type]
         if shuffle and self.batches_per_epoch() == 0:
             raise ValueError(f"{self.n} training samples are fewer than one batch of {batch_size * world}")
@@ -130,6 +131,7 @@ class LoaderSource:
                                 rank=self.rank, world=self.world, drop_last=self.shuffle)
         loader = DataLoader(self.dataset, batch_sampler=[b.tolist() for b in batches[start:]],
                             num_workers=self.workers, pin_memory=self.pin_memory, worker_init_fn=_seed_worker,
+                            collate_fn=self.collate,
                             generator=torch.Generator().manual_seed(self.seed * 7919 + epoch * 104729 + start),
                             persistent_workers=False)
         for i, batch in enumerate(loader, start):

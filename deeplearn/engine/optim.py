@@ -1,6 +1,12 @@
-"""Optimizers and learning-rate schedules, all from torch; the schedule is stepped once per update."""
+"""Optimizers (torch.optim) and learning-rate plans.
+
+A plan is laid over steps (torch's schedulers, stepped once per update) when the run has a step or epoch
+budget, or over training time (progress = train time / --max-time) when the budget is time alone: then the
+schedule ends when the budget ends, however fast the machine turns out to be."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch.optim import lr_scheduler
@@ -46,3 +52,52 @@ def build_scheduler(opt: torch.optim.Optimizer, c: TrainConfig, total_steps: int
         return main
     warm = lr_scheduler.LinearLR(opt, start_factor=1.0 / (c.warmup_steps + 1), total_iters=c.warmup_steps)
     return lr_scheduler.SequentialLR(opt, [warm, main], milestones=[c.warmup_steps])
+
+
+def lr_factor_at(c: TrainConfig, step: int, progress: float) -> float:
+    """The LR of a plan laid over time, as a fraction of --lr: linear warm-up over the first --warmup-steps
+    updates, then the schedule over progress p in [0, 1] (cosine: to --min-lr; onecycle: torch's shape, a cosine
+    rise from lr/25 over the first 25 % and a cosine fall to lr/25e4; step: decays every --lr-step-size steps)."""
+    p = min(max(progress, 0.0), 1.0)
+    if c.schedule == "onecycle":
+        lo, hi, end, pct = 1 / 25, 1.0, 1 / 25e4, 0.25
+        if p < pct:
+            return hi + (lo - hi) * (1 + math.cos(math.pi * p / pct)) / 2
+        return end + (hi - end) * (1 + math.cos(math.pi * (p - pct) / (1 - pct))) / 2
+    if step < c.warmup_steps:
+        return (step + 1) / (c.warmup_steps + 1)
+    if c.schedule == "cosine":
+        lo = c.min_lr / c.lr
+        return lo + 0.5 * (1 - lo) * (1 + math.cos(math.pi * p))
+    if c.schedule == "step":
+        return c.lr_gamma ** (step // c.lr_step_size)
+    return 1.0
+
+
+class LRPlan:
+    """The learning rate of every update: `before_step(step, progress)` sets it when the plan is laid over time
+    (progress is None otherwise), `after_step()` steps torch's scheduler when it is laid over steps."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, c: TrainConfig, total_steps: int | None):
+        self.optimizer, self.c = optimizer, c
+        self.changes = c.schedule != "constant" or c.warmup_steps > 0  # else skip the per-step cost
+        self.by_time = total_steps is None and c.max_time is not None and self.changes
+        # A plan over steps needs a length: with a time budget that is still unknown, lay it over 100 epochs' worth.
+        self.scheduler = build_scheduler(optimizer, c, total_steps or 10**6)
+
+    def before_step(self, step: int, progress: float | None) -> None:
+        if self.by_time:
+            lr = self.c.lr * lr_factor_at(self.c, step, progress or 0.0)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+
+    def after_step(self) -> None:
+        if self.changes and not self.by_time:
+            self.scheduler.step()
+
+    def state_dict(self) -> dict:
+        return {"by_time": True} if self.by_time else self.scheduler.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        if not self.by_time and not state.get("by_time"):
+            self.scheduler.load_state_dict(state)

@@ -133,11 +133,7 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser("premises", help="lemma selection for the E prover (MPTP2078, TPTP)",
-                              description="Premise (lemma) selection: rank, select, prove, evaluate, fit.")
-    sub = p.add_subparsers(dest="premises_command", metavar="<verb>")
-
+def register(sub) -> None:
     def common(sp, problem=True):
         if problem:
             sp.add_argument("problem", help="a TPTP problem file, or an MPTP2078 id (MPT0002) / conjecture name")
