@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from deeplearn.paths import DataError
+from deeplearn.registry import Registry
 
 CLASS_FILE = Path(__file__).with_name("imagenet_classes.txt")
 
@@ -175,6 +176,21 @@ def traced_layers(model: nn.Module, input_shape) -> list[str]:
     return order
 
 
+def _efficientnet(spec: str, name: str, random: bool) -> FeatureNet:
+    from deeplearn.vision import efficientnet
+
+    model = efficientnet.build(name, pretrained=not random)
+    size = efficientnet.VARIANTS[name].resolution
+    return FeatureNet(spec, model, efficientnet_layers(model), efficientnet.MEAN, efficientnet.STD, (size, size),
+                      imagenet_classes())
+
+
+# Feature networks with weights of their own (not trained here): name -> builder(spec, name, random).
+FEATURE_NETS: Registry = Registry("feature network")
+FEATURE_NETS.add("efficientnet-lite0", _efficientnet, description="EfficientNet-Lite0, ImageNet (imagenet extra)")
+FEATURE_NETS.add("efficientnet-lite2", _efficientnet, description="EfficientNet-Lite2, ImageNet (imagenet extra)")
+
+
 def load_feature_net(spec: str) -> FeatureNet:
     """A FeatureNet from a spec: `efficientnet-lite0|2`, a run directory, or `NAME:random`.
 
@@ -185,31 +201,24 @@ def load_feature_net(spec: str) -> FeatureNet:
     Raises:
         DataError: unknown name, a run directory that is not an image classifier's, a missing `imagenet` extra.
     """
-    from deeplearn.vision import efficientnet
-
     if Path(spec).is_dir():
         return _from_run(spec)
     name, _, mode = spec.partition(":")
     if mode not in ("", "random"):
         raise DataError(f"--model {spec}: the only suffix is ':random' (random weights)")
-    if name in efficientnet.VARIANTS:
-        model = efficientnet.build(name, pretrained=mode != "random")
-        size = efficientnet.VARIANTS[name].resolution
-        return FeatureNet(spec, model, efficientnet_layers(model), efficientnet.MEAN, efficientnet.STD,
-                          (size, size), imagenet_classes())
+    if name in FEATURE_NETS:
+        return FEATURE_NETS.get(name)(spec, name, mode == "random")
     return _random_registry_net(spec, name)
 
 
 def _random_registry_net(spec: str, name: str) -> FeatureNet:
-    from deeplearn.supervised import models
+    from deeplearn import models
 
-    try:
-        mspec = models.get(name)
-    except KeyError:
-        known = ", ".join(["efficientnet-lite0", "efficientnet-lite2"] +
-                          [s.name for s in models.all_specs() if s.input_size is not None])
+    if name not in models.MODELS:
+        known = ", ".join(FEATURE_NETS.names() + [s.name for s in models.all_specs() if s.input_size is not None])
         raise DataError(f"--model {spec}: not a run directory and not a known network; known: {known} "
-                        f"(add ':random' for random weights), or the path of a `deeplearn train` run") from None
+                        f"(add ':random' for random weights), or the path of a `deeplearn train` run")
+    mspec = models.get(name)
     if mspec.input_size is None:
         raise DataError(f"--model {spec}: {name} is not a convolutional net (it has no fixed input size)")
     shape = (mspec.channels or 3, *mspec.input_size)
@@ -220,16 +229,21 @@ def _random_registry_net(spec: str, name: str) -> FeatureNet:
 
 
 def _from_run(run_dir: str) -> FeatureNet:
-    from deeplearn.supervised.runs import load_run, read_config
+    from deeplearn.engine.rundir import RunDir
+    from deeplearn.models import load_classifier
 
-    cfg = read_config(run_dir)
-    meta = cfg.get("meta", {})
+    run = RunDir(run_dir)
+    if run.system != "supervised":
+        raise DataError(f"{run_dir} is a {run.system} run, not a run of an image classifier: pass a "
+                        f"`deeplearn train` run of a vision model (e.g. --model lenet5-modern)")
+    meta = run.config.get("meta", {})
     if not {"input_shape", "mean", "std", "class_names"} <= set(meta) or len(meta["input_shape"]) != 3:
         raise DataError(f"{run_dir} is not a run of an image classifier (its config has no image input shape and "
-                        f"pixel statistics): pass a `deeplearn train` run of a vision model, e.g. --model lenet5")
-    model, meta = load_run(run_dir)
+                        f"pixel statistics): pass a `deeplearn train` run of a vision model")
+    model, meta = load_classifier(run_dir)
     if not any(isinstance(m, nn.Conv2d) for m in model.modules()):
-        raise DataError(f"{run_dir}: the model ({cfg['task'].get('model')}) has no convolutional layer to look into")
+        raise DataError(f"{run_dir}: the model ({run.config['task'].get('model')}) has no convolutional layer "
+                        f"to look into: pass a run of a conv net (lenet5, alexnet-cifar, ...)")
     shape = tuple(meta["input_shape"])  # the model's; the pixels have len(meta["mean"]) channels
     return FeatureNet(str(run_dir), model, traced_layers(model, shape), meta["mean"], meta["std"], shape[1:],
                       meta["class_names"], model_channels=shape[0])

@@ -240,7 +240,7 @@ def test_a_text_run_is_refused(tmp_path, capsys):
                  "--batch-size", "2", "--threads", "1", "--progress", "none", "--out", str(run)]) == 0
     capsys.readouterr()
     assert main(["vision", "layers", str(run)]) == 2
-    assert "not a run of an image classifier" in capsys.readouterr().err
+    assert "is a text run, not a run of an image classifier" in capsys.readouterr().err
 
 
 def test_a_missing_imagenet_extra_names_the_install_command(monkeypatch):
@@ -269,3 +269,11 @@ def test_trained_run_directory_is_a_feature_net(tmp_path, shared_data):
     r = dream(net, torch.rand(1, 40, 40), DreamConfig("c3", octaves=2, steps=3), progress=False)
     assert r.objective[-1][-1] > r.objective[0][0]
     assert F.softmax(net.classify(torch.rand(2, 1, 32, 32)), 1).shape == (2, 10)
+
+
+def test_a_run_without_convolutions_is_refused(tmp_path, capsys):
+    run = tmp_path / "mlp"
+    assert main(["train", "--epochs", "1", "--threads", "1", "--progress", "none", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["vision", "dream", "--noise", "--model", str(run), "--layer", "fc1"]) == 2
+    assert "has no convolutional layer" in capsys.readouterr().err
