@@ -29,7 +29,7 @@ def items(run: str | None, run_layer: str, run_grid_layer: str, run_channels: st
         yield f"dream-{name}-chelsea", f"dream skimage:chelsea --model {run} --layer {run_layer} --size 256"
         yield f"dream-{name}-noise", f"dream --noise --model {run} --layer {run_layer} --size 256"
         yield f"visualize-{name}", (f"visualize --model {run} --layer {run_grid_layer} --channels {run_channels} "
-                                    f"--size 64")
+                                    f"--size 64 --init-sd 0.1")
 
 
 def store(src: Path, dst: Path) -> int:

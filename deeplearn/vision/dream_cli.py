@@ -102,7 +102,7 @@ def cmd_visualize(args) -> int:
         raise DataError(f"--channels {args.channels}: layer {args.layer!r} of {net.name} has channels 0-{c - 1}")
     cfg = VisConfig(layer=args.layer, channels=tuple(channels), objective=args.objective, size=args.size,
                     steps=args.steps, lr=args.lr, decorrelate=not args.pixels, transforms=not args.no_transforms,
-                    seed=args.seed)
+                    seed=args.seed, init_sd=args.init_sd)
     t = time.perf_counter()
     images, history = visualize(net, cfg)
     seconds = time.perf_counter() - t
@@ -114,6 +114,9 @@ def cmd_visualize(args) -> int:
     print(f"{path}: {len(images)} {args.objective} visualizations of {net.name} layer {args.layer!r} "
           f"({args.size}px, {args.steps} steps, {seconds:.1f} s); mean objective {sum(first) / len(first):.3g} -> "
           f"{sum(last) / len(last):.3g}")
+    if any(abs(b - a) <= 1e-3 * max(1.0, abs(a)) for a, b in zip(first, last)):
+        print("note: some objectives did not move (no gradient: the units are dead on the near-flat start); "
+              "try a larger --init-sd, e.g. 0.1")
     return 0
 
 
@@ -166,6 +169,8 @@ def register(sub) -> None:
     v.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (default 0.05)")
     v.add_argument("--pixels", action="store_true", help="plain pixel parameterization (no Fourier, no decorrelation)")
     v.add_argument("--no-transforms", action="store_true", help="no transformation robustness")
+    v.add_argument("--init-sd", type=float, default=0.01,
+                   help="std of the random start (default 0.01, Lucid's; 0.1 for nets dead on flat grey)")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     v.add_argument("-o", "--output", default="features.png", metavar="PNG", help="output PNG (default features.png)")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from deeplearn.paths import DataError
@@ -67,6 +68,7 @@ class FeatureNet:
         self.input_size = tuple(input_size)
         self.class_names = class_names
         self.model_channels = model_channels or len(mean)
+        self._linear: set[str] | None = None
 
     @property
     def channels(self) -> int:
@@ -97,6 +99,10 @@ class FeatureNet:
             {name: output (N x C' x H' x W', or N x K for a linear layer)}.
         """
         wanted = [self.check_layer(n) for n in layers]
+        if tuple(x.shape[-2:]) != self.input_size and any(n in self.linear_layers() for n in wanted):
+            # a linear layer (after a flatten) exists at the net's input size only: resize, differentiably
+            x = F.interpolate(x, size=self.input_size, mode="bilinear", align_corners=False,
+                              antialias=x.shape[-2] > self.input_size[0])
         outputs: dict[str, torch.Tensor] = {}
 
         def hook(name):
@@ -116,6 +122,16 @@ class FeatureNet:
             for h in handles:
                 h.remove()
         return {n: outputs[n] for n in wanted}
+
+    def linear_layers(self) -> set[str]:
+        """Layers whose output is not a feature map (N x K): reached by resizing the input to `input_size`."""
+        if self._linear is None:
+            self._linear = set()  # (so that the probe below does not resize)
+            h, w = self.input_size
+            with torch.no_grad():
+                outs = self.forward_layers(torch.full((1, self.channels, h, w), 0.5), self.layers)
+            self._linear = {n for n, o in outs.items() if o.dim() != 4}
+        return self._linear
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (N x K) of the whole net for images in [0, 1] at its input size."""
@@ -256,8 +272,6 @@ def top_classes(net: FeatureNet, image: torch.Tensor, k: int = 5) -> list[tuple[
     Returns:
         [(class name, probability)], most probable first.
     """
-    import torch.nn.functional as F
-
     h, w = image.shape[-2:]
     side = net.input_size[0]
     crop = max(1, round(min(h, w) * side / (side + 32)))

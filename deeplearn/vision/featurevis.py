@@ -41,12 +41,14 @@ class VisConfig:
     decorrelate: bool = True       # colour decorrelation and Fourier parameterization (False: plain pixels)
     transforms: bool = True        # transformation robustness
     seed: int = 0
+    init_sd: float = 0.01          # std of the random start (Lucid's 0.01; nets dead on flat grey need more)
 
 
 class FourierImage(torch.nn.Module):
     """B images of C x H x W in [0, 1], parameterized by a 1/f-scaled spectrum and decorrelated colour."""
 
-    def __init__(self, batch: int, channels: int, h: int, w: int, gen: torch.Generator, decorrelate: bool = True):
+    def __init__(self, batch: int, channels: int, h: int, w: int, gen: torch.Generator, decorrelate: bool = True,
+                 sd: float = 0.01):
         super().__init__()
         self.h, self.w, self.decorrelate = h, w, decorrelate
         fy = torch.fft.fftfreq(h)[:, None]
@@ -54,7 +56,7 @@ class FourierImage(torch.nn.Module):
         freq = torch.sqrt(fx ** 2 + fy ** 2)                     # H x (W//2+1)
         self.register_buffer("scale", 1.0 / freq.clamp_min(1.0 / max(h, w)))
         shape = (batch, channels, h, w // 2 + 1, 2) if decorrelate else (batch, channels, h, w)
-        self.param = torch.nn.Parameter(0.01 * torch.randn(*shape, generator=gen))
+        self.param = torch.nn.Parameter(sd * torch.randn(*shape, generator=gen))
         color = COLOR_SQRT / COLOR_SQRT.norm(dim=0).max()
         self.register_buffer("color", color if channels == 3 else torch.eye(channels))
 
@@ -116,7 +118,7 @@ def visualize(net: FeatureNet, cfg: VisConfig, progress: bool = True):
     net.check_layer(cfg.layer)
     channels = list(cfg.channels) if cfg.objective != "layer" else [0]
     gen = torch.Generator().manual_seed(cfg.seed)
-    image = FourierImage(len(channels), net.channels, cfg.size, cfg.size, gen, cfg.decorrelate)
+    image = FourierImage(len(channels), net.channels, cfg.size, cfg.size, gen, cfg.decorrelate, cfg.init_sd)
     opt = torch.optim.Adam(image.parameters(), lr=cfg.lr)
     history = []
     for _ in tqdm(range(cfg.steps), desc=f"visualize {cfg.layer}", unit="step", disable=not progress, leave=False):

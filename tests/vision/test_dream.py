@@ -91,9 +91,10 @@ def test_layers_lists_every_layer_that_dream_accepts(lenet, capsys, tmp_path):
     assert main(["vision", "layers", "lenet5-modern:random"]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
     assert listed == lenet.layers == ["c1", "c3", "c5", "f6", "output"]
-    for layer in listed:  # each one dreams (at the net's own size: its linear layers need 32x32)
-        r = dream(lenet, torch.rand(1, 32, 32), DreamConfig(layer, octaves=1, steps=1, jitter=2), progress=False)
-        assert r.image.shape == (1, 32, 32)
+    for layer in listed:  # each one dreams, at any size (linear layers see the image resized to 32x32)
+        r = dream(lenet, torch.rand(1, 48, 40), DreamConfig(layer, octaves=2, steps=2, jitter=2), progress=False)
+        assert r.image.shape == (1, 48, 40)
+    assert lenet.linear_layers() == {"f6", "output"}
     assert main(["vision", "dream", "--noise", "--model", "lenet5-modern:random", "--layer", "c3", "--size", "32",
                  "--octaves", "2", "--steps", "2", "-o", str(tmp_path / "d.png")]) == 0
 
