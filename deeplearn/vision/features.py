@@ -118,6 +118,12 @@ class FeatureNet:
             self.model(self.preprocess(x))
         except _Reached:
             pass
+        except RuntimeError as e:  # e.g. "Kernel size can't be greater than actual input size"
+            if "size" not in str(e):
+                raise
+            raise DataError(f"{self.name}: layer {wanted[-1]!r} cannot be computed for a {x.shape[-1]}x"
+                            f"{x.shape[-2]} image, too small for the net ({str(e).splitlines()[0]}): use a larger "
+                            f"--size or fewer --octaves") from None
         finally:
             for h in handles:
                 h.remove()

@@ -92,8 +92,8 @@ def test_layers_lists_every_layer_that_dream_accepts(lenet, capsys, tmp_path):
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
     assert listed == lenet.layers == ["c1", "c3", "c5", "f6", "output"]
     for layer in listed:  # each one dreams, at any size (linear layers see the image resized to 32x32)
-        r = dream(lenet, torch.rand(1, 48, 40), DreamConfig(layer, octaves=2, steps=2, jitter=2), progress=False)
-        assert r.image.shape == (1, 48, 40)
+        r = dream(lenet, torch.rand(1, 64, 56), DreamConfig(layer, octaves=2, steps=2, jitter=2), progress=False)
+        assert r.image.shape == (1, 64, 56)
     assert lenet.linear_layers() == {"f6", "output"}
     assert main(["vision", "dream", "--noise", "--model", "lenet5-modern:random", "--layer", "c3", "--size", "32",
                  "--octaves", "2", "--steps", "2", "-o", str(tmp_path / "d.png")]) == 0
@@ -250,6 +250,12 @@ def test_a_missing_imagenet_extra_names_the_install_command(monkeypatch):
         load_feature_net("efficientnet-lite0")
     net = load_feature_net("efficientnet-lite0:random")  # random weights need no extra
     assert net.layers[-1] == "classifier"
+
+
+def test_an_octave_too_small_for_the_layer_is_a_clear_error(capsys):
+    assert main(["vision", "dream", "--noise", "--model", "lenet5-modern:random", "--layer", "c5", "--size", "40",
+                 "--octaves", "3"]) == 2
+    assert "too small for the net" in capsys.readouterr().err
 
 
 def test_unknown_model_and_bad_channels_are_clear_errors(capsys):
