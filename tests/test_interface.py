@@ -223,3 +223,98 @@ def test_no_layout_literal_and_no_cross_system_import():
         for other in re.findall(r"from deeplearn\.(\w+)", text):
             if other in systems and other != own:
                 assert own in ("cli.py",), f"{path} imports the {other} system"
+
+
+@pytest.mark.parametrize("schedule, warmup", [("cosine", 0), ("cosine", 7), ("step", 5), ("constant", 6),
+                                              ("onecycle", 0), ("onecycle", 9)])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_the_step_plan_equals_torchs_schedulers(schedule, warmup, optimizer):
+    """The closed-form plan against torch's own schedulers, stepped once per update (the reference)."""
+    from deeplearn.engine.optim import build_optimizer, build_scheduler, plan_at_step
+
+    c = TrainConfig(schedule=schedule, warmup_steps=warmup, optimizer=optimizer, lr=0.1, min_lr=1e-3,
+                    lr_step_size=13, lr_gamma=0.5)
+    total = 60
+    opt = build_optimizer(nn.Linear(2, 2), c)
+    sched = build_scheduler(opt, c, total)
+    for step in range(total):
+        lr, momentum = plan_at_step(c, step, total)
+        group = opt.param_groups[0]
+        assert lr == pytest.approx(group["lr"], rel=1e-9, abs=1e-12), step
+        if momentum is not None:
+            assert momentum == pytest.approx(group["betas"][0] if optimizer == "adam" else group["momentum"])
+        opt.step()
+        sched.step()
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "onecycle"])
+def test_resume_with_a_longer_budget_relays_the_schedule_over_the_new_length(tmp_path, schedule):
+    """`--resume RUN --epochs 4` of a 2-epoch run: from the resume on, the LR is that of a run planned for 4
+    epochs from the start (onecycle used to crash: "Tried to step 81 times")."""
+    def config(epochs):
+        return TrainConfig(epochs=epochs, batch_size=64, schedule=schedule, lr=0.05, warmup_steps=3,
+                           progress="none", threads=1, log_every=5)
+
+    opts = {"model": "mlp", "data": "digits", "hidden": [32]}
+    straight = build_task(opts, setup(config(4)), 64, 0)
+    fit(straight, config(4), setup(config(4)), tmp_path / "straight")
+    short = build_task(opts, setup(config(2)), 64, 0)
+    first = fit(short, config(2), setup(config(2)), tmp_path / "extended")
+    extended = build_task(opts, setup(config(4)), 64, 0)
+    summary = fit(extended, config(4), setup(config(4)), tmp_path / "extended", resume=True)
+    assert summary["steps"] == 2 * first["steps"]
+
+    def lrs(d):
+        rows = [json.loads(r) for r in (tmp_path / d / "metrics.jsonl").read_text().splitlines()]
+        return {r["step"]: r["lr"] for r in rows if r["step"] > first["steps"]}
+
+    assert lrs("extended") == pytest.approx(lrs("straight"), rel=1e-9)
+
+
+def test_an_interrupted_run_resumed_with_its_budget_equals_the_uninterrupted_run(tmp_path):
+    c = TrainConfig(epochs=3, batch_size=64, schedule="onecycle", lr=0.05, progress="none", threads=1)
+    opts = {"model": "mlp", "data": "digits", "hidden": [32]}
+    straight = build_task(opts, setup(c), 64, 0)
+    fit(straight, c, setup(c), tmp_path / "straight")
+
+    def stop(step):
+        if step == 30:
+            raise StopTraining("a kill, as far as the run directory can tell")
+
+    fit(build_task(opts, setup(c), 64, 0), c, setup(c), tmp_path / "resumed", on_step_end=stop)
+    resumed = build_task(opts, setup(c), 64, 0)
+    fit(resumed, c, setup(c), tmp_path / "resumed", resume=True)
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_refuses_options_that_cannot_change_and_records_what_did(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    base = ["--epochs", "1", "--progress", "none", "--threads", "1"]
+    assert main(["train", "--out", run, *base]) == 0
+    assert main(["train", "--resume", run, "--lr", "1e6"]) == 2
+    assert "--lr 1000000.0 (the run has 0.05) cannot change" in capsys.readouterr().err
+    assert main(["train", "--resume", run, "--hidden", "8"]) == 2
+    assert RunDir(run).config["train"]["lr"] == 0.05  # nothing was written
+    assert main(["train", "--resume", run, "--epochs", "2", "--progress", "none"]) == 0
+    cfg = RunDir(run).config
+    assert cfg["train"]["epochs"] == 2 and cfg["resumes"][0]["changed"]["epochs"] == [1, 2]
+    assert RunDir(run).summary["epochs"] == 2
+
+
+def test_an_interrupt_saves_says_how_to_resume_and_exits_130(tmp_path):
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "deeplearn", "train", "--epochs", "100000", "--out", str(run),
+                             "--threads", "1", "--progress", "none"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (run / "checkpoints" / "last.pt").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"continue with: deeplearn train --resume {run}" in err and "Traceback" not in err
+    assert RunDir(run).summary["status"] == "interrupted"

@@ -89,9 +89,31 @@ def load_recipe(path: str | None, spec: TrainingSpec) -> tuple[dict, dict]:
     return ({k: v for k, v in flat.items() if k in train_keys}, {k: v for k, v in flat.items() if k in task_keys})
 
 
+# Options that may change when a run is resumed: its budget (extending it re-lays the LR schedule over the new
+# length) and how the process runs. Anything else would make the continuation another experiment.
+RESUMABLE = engine_config.BUDGET | {"threads", "device", "progress", "workers", "log_every", "eval_every",
+                                    "checkpoint_every", "checkpoint_minutes", "patience", "tensorboard", "test_on"}
+
+
+def check_resume_options(args: argparse.Namespace, spec: TrainingSpec, stored: dict) -> None:
+    """Refuse options given with --resume that differ from the stored run and cannot change mid-run."""
+    changed = [(k, v, stored["train"].get(k)) for k, v in given(args, engine_config.TrainConfig).items()
+               if k not in RESUMABLE and v != stored["train"].get(k)]
+    changed += [(k, v, stored["task"].get(k)) for k, v in given(args, spec.options).items()
+                if v != stored["task"].get(k)]
+    if getattr(args, "config", None):
+        raise DataError("--config is for new runs; --resume continues a run with its stored options")
+    if changed:
+        what = ", ".join(f"--{k.replace('_', '-')} {v} (the run has {old})" for k, v, old in changed)
+        raise DataError(f"--resume {args.resume}: {what} cannot change in a resumed run; only the budget "
+                        f"(--epochs/--steps/--max-time) and process options can. Start a new run with --out")
+
+
 def resolve_options(spec: TrainingSpec, args: argparse.Namespace) -> tuple[engine_config.TrainConfig, dict]:
     """(engine config, system options): defaults < recipe < stored run (--resume) < options given."""
     stored = RunDir(args.resume).require_system(spec.system).config if getattr(args, "resume", None) else {}
+    if stored:
+        check_resume_options(args, spec, stored)
     recipe_train, recipe_task = load_recipe(getattr(args, "config", None), spec)
     base = {**recipe_train, **stored.get("train", {})}
     c = engine_config.merge(args, base, spec.defaults)
@@ -108,6 +130,14 @@ def restarted_with_checkpoint(run: RunDir) -> bool:
 
 def default_run_dir(*parts: str) -> str:
     return str(Path("runs") / ("-".join(parts) + time.strftime("-%Y%m%d-%H%M%S")))
+
+
+def train_verb(spec: TrainingSpec):
+    """The `func` of a system's train verb: exit 0, or 130 when an interrupt stopped the run (it was saved)."""
+    def cmd_train(args) -> int:
+        summary = run_training(spec, args)
+        return 130 if summary is not None and summary["status"] == "interrupted" else 0
+    return cmd_train
 
 
 def run_training(spec: TrainingSpec, args: argparse.Namespace, on_eval=None, on_step_end=None) -> dict | None:

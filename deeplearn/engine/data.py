@@ -16,6 +16,8 @@ from typing import Callable, Iterator, Protocol, Sequence
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from deeplearn.paths import DataError
+
 Batch = tuple  # (inputs, targets, ...) tensors
 BatchTransform = Callable[[Batch, torch.Generator], Batch]
 
@@ -68,7 +70,7 @@ class TensorSource:
         self.drop_last = shuffle if drop_last is None else drop_last  # training drops the ragged last batch
         self.transform = transform
         if shuffle and self.batches_per_epoch() == 0:
-            raise ValueError(f"{n} training samples are fewer than one batch of {batch_size * world}")
+            raise DataError(f"{n} training samples are fewer than one batch of {batch_size * world}: lower --batch-size")
 
     def __len__(self) -> int:
         return self.n
@@ -118,7 +120,7 @@ class LoaderSource:
         self.collate = collate  # e.g. images stacked, boxes kept as a list (ragged targets)
         self.n = len(dataset)  # type: ignore[arg-type]
         if shuffle and self.batches_per_epoch() == 0:
-            raise ValueError(f"{self.n} training samples are fewer than one batch of {batch_size * world}")
+            raise DataError(f"{self.n} training samples are fewer than one batch of {batch_size * world}: lower --batch-size")
 
     def __len__(self) -> int:
         return self.n

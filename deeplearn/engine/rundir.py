@@ -105,9 +105,13 @@ class RunDir:
         return self.load_checkpoint(which)["model"]
 
     # --- writing (replica 0) ---
-    def write_config(self, system: str | None, train: dict, task: dict, meta: dict) -> None:
+    def write_config(self, system: str | None, train: dict, task: dict, meta: dict,
+                     resumes: list | None = None) -> None:
+        """config.json: what the run is now; `resumes` records each resume's step and changed options."""
         from deeplearn.engine.logger import write_json
 
         self.path.mkdir(parents=True, exist_ok=True)
         self._config = {"system": system, "train": train, "task": task, "meta": meta}
+        if resumes:
+            self._config["resumes"] = resumes
         write_json(self.config_path, self._config)

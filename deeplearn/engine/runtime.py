@@ -37,7 +37,7 @@ class Runtime:
 
     def per_rank_batch(self, global_batch: int) -> int:
         if global_batch % self.world_size:
-            raise ValueError(f"batch size {global_batch} is not divisible by the {self.world_size} replicas")
+            raise DataError(f"--batch-size {global_batch} is not divisible by the {self.world_size} replicas")
         return global_batch // self.world_size
 
     def all_reduce_sum(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -192,13 +192,23 @@ class Trainer:
     def _open(self) -> None:
         if self.rt.is_main:
             ckpt.remove_stale_temporaries(self.run.checkpoints)
-            self.run.write_config(self.system, self.c.to_dict(), self.task.config, self.task.meta)
+            self.run.write_config(self.system, self.c.to_dict(), self.task.config, self.task.meta,
+                                  self._resumes())
         self.log = RunLogger(self.run.metrics_path, self.rt.is_main, self.total if self.total < UNBOUNDED else 0,
                              self.c.progress, self.c.tensorboard, self.st.step)
         self.loss_sum = torch.full((), self.st.window_loss, device=self.device)  # summed on the device: no sync
         self.loss_count, self.window_samples = self.st.window_steps, 0
         self.window_start = self.start_wall = self.last_save = time.perf_counter()
         self.net.train()
+
+    def _resumes(self) -> list[dict]:
+        """config.json's history: at which step the run was resumed and which options changed then."""
+        if self.st.step == 0 or not self.run.exists():
+            return []
+        old = self.run.config
+        new = self.c.to_dict()
+        changed = {k: [old["train"].get(k), v] for k, v in new.items() if old["train"].get(k) != v}
+        return old.get("resumes", []) + [{"step": self.st.step, "changed": changed}]
 
     def running(self) -> bool:
         return self.st.step < self.total and self.status == "completed"
@@ -231,7 +241,6 @@ class Trainer:
                 nn.utils.clip_grad_norm_(self.model.parameters(), c.clip_grad)
             self.scaler.step(self.optimizer)
             self.scaler.update()
-        self.plan.after_step()
         return loss, self.task.batch_size_of(batch)
 
     def _progress(self) -> float | None:

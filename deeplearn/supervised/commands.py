@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deeplearn.engine.command import TrainingSpec, add_training_arguments, default_run_dir, run_training
+from deeplearn.engine.command import TrainingSpec, add_training_arguments, default_run_dir, run_training, train_verb
 from deeplearn.paths import DataError
 from deeplearn.supervised.options import SupervisedOptions
 
@@ -36,7 +36,7 @@ def register(sub) -> None:
                        description="Train an image classifier through the engine. With no options: the "
                                    "classical feed-forward net (ReLU) on scikit-learn's embedded 8x8 digits.")
     add_training_arguments(p, SPEC)
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=train_verb(SPEC))
 
     p = sub.add_parser("evaluate", help="supervised learning: evaluate a trained run on its validation/test data")
     p.add_argument("run_dir")
@@ -63,11 +63,6 @@ def register(sub) -> None:
 
     p = sub.add_parser("models", help="list every model with its parameter count and input size")
     p.set_defaults(func=cmd_models)
-
-
-def cmd_train(args) -> int:
-    run_training(SPEC, args)
-    return 0
 
 
 def train(args, on_eval=None) -> dict | None:

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 
-from deeplearn.engine.command import TrainingSpec, add_training_arguments, run_training
+from deeplearn.engine.command import TrainingSpec, add_training_arguments, train_verb
 from deeplearn.paths import DataError
 from deeplearn.text.options import TextOptions
 
@@ -52,7 +52,7 @@ def register(verbs) -> None:
                          description="Recurrent nets on text: a character-level LSTM / GRU / RNN that reads a "
                                      "UTF-8 file and writes more of it (Karpathy 2015).")
     add_training_arguments(p, SPEC)
-    p.set_defaults(func=lambda args: run_training(SPEC, args) and 0)
+    p.set_defaults(func=train_verb(SPEC))
 
     p = verbs.add_parser("sample", help="write text with a trained model, streaming characters as they are made")
     p.add_argument("run_dir")

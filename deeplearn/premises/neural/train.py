@@ -30,19 +30,25 @@ def _heads() -> list[str]:
 
     return HEADS.names()
 
+
 # Adam with clipping: the usual stable choice for small LSTMs. Batch 256: an LSTM step costs about the same for 64
-# or 256 pairs on this CPU (the time goes into the sequential recurrence), so 4x the pairs per second. A 15-minute
-# budget for round 0 (one mining round follows): the recipe of docs/premises_neural.md, under 30 minutes in all.
+# or 256 pairs on this CPU (the time goes into the sequential recurrence), so 4x the pairs per second. Round 0 is
+# about 15 minutes on a quiet machine (one mining round follows): the recipe of docs/premises_neural.md.
 # One thread: small recurrent steps do not parallelize, and with a second job on the other core 2 threads made an
 # LSTM step 250x slower here (6 s instead of 24 ms: the threads wait on each other).
 # The best checkpoint of a round is the one with the lowest validation pair loss. Each evaluation also ranks the
 # validation problems (val_recall@k, val_auc, logged); choosing checkpoints and rounds by that ranking was tried
 # and ranked the test split worse (docs/premises_neural.md: 43 validation problems are a noisy guide).
-TRAIN_DEFAULTS = {"epochs": 100, "max_time": 900, "batch_size": 256, "optimizer": "adam", "lr": 3e-3,
+# Round 0's budget is in steps, so that the same command makes the same model on a busy machine: 483 steps are what
+# the README's 15-minute (--max-time 900) run made on a quiet one (docs/premises_neural.md); with Adam's constant
+# LR and the same data order the 483-step run is that run. --max-time stays an option.
+TRAIN_DEFAULTS = {"steps": 483, "batch_size": 256, "optimizer": "adam", "lr": 3e-3,
                   "clip_grad": 1.0, "monitor": "val_loss", "log_every": 50, "progress": "lines", "threads": 1}
 # The model and data recipe measured best on the test split (docs/premises_neural.md, "what moved the needle"):
 # DeepMath's two LSTMs, reading one shared symbol table, started equal, with the interaction head; negatives
 # k-NN-ranked, random and popularity-matched; self pairs; one round of hard-negative mining.
+
+
 @dataclass
 class NeuralOptions:
     encoder: str = opt("lstm", "the two encoders", choices=_encoders)
