@@ -135,7 +135,8 @@ class EfficientNetLite(nn.Module):
 _KEY_RULES = [
     (r"^_conv_stem\.", "stem.conv."), (r"^_bn0\.", "stem.bn."),
     (r"^_conv_head\.", "head.conv."), (r"^_bn1\.", "head.bn."), (r"^_fc\.", "classifier."),
-    (r"^_blocks\.(\d+)\._expand_conv\.", r"blocks.\1.expand.conv."), (r"^_blocks\.(\d+)\._bn0\.", r"blocks.\1.expand.bn."),
+    (r"^_blocks\.(\d+)\._expand_conv\.", r"blocks.\1.expand.conv."),
+    (r"^_blocks\.(\d+)\._bn0\.", r"blocks.\1.expand.bn."),
     (r"^_blocks\.(\d+)\._depthwise_conv\.", r"blocks.\1.depthwise.conv."),
     (r"^_blocks\.(\d+)\._bn1\.", r"blocks.\1.depthwise.bn."),
     (r"^_blocks\.(\d+)\._project_conv\.", r"blocks.\1.project.conv."),

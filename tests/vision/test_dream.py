@@ -284,3 +284,13 @@ def test_a_run_without_convolutions_is_refused(tmp_path, capsys):
     capsys.readouterr()
     assert main(["vision", "dream", "--noise", "--model", str(run), "--layer", "fc1"]) == 2
     assert "has no convolutional layer" in capsys.readouterr().err
+
+
+def test_two_cli_dreams_with_one_seed_write_the_same_png(tmp_path):
+    pngs = []
+    for i, seed in enumerate([3, 3, 4]):
+        out = tmp_path / f"{i}.png"
+        assert main(["vision", "dream", "--noise", "--model", "lenet5-modern:random", "--layer", "c3", "--size", "64",
+                     "--octaves", "2", "--steps", "3", "--seed", str(seed), "-o", str(out)]) == 0
+        pngs.append(np.asarray(Image.open(out)))
+    assert np.array_equal(pngs[0], pngs[1]) and not np.array_equal(pngs[0], pngs[2])
