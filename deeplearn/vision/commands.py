@@ -75,3 +75,7 @@ def register(sub) -> None:
                    help="module name, e.g. features.conv1 (an unknown name lists the valid ones)")
     m.add_argument("-o", "--output", default="maps.png", metavar="PNG", help="output PNG (default: maps.png)")
     m.set_defaults(func=cmd_features)
+
+    from deeplearn.vision import dream_cli  # dream / visualize / layers / classify (feature networks)
+
+    dream_cli.register(sub)
