@@ -197,6 +197,8 @@ def read_idx(path: Path) -> np.ndarray:
     if any(d < 0 for d in dims):
         raise DataError(f"{path}: bad IDX header: negative dimension in {dims}")
     n = math.prod(dims)  # Python ints: no overflow
+    if math.prod(max(d, 1) for d in dims) >= 2**48:  # even an empty array of such dimensions cannot be made
+        raise DataError(f"{path}: bad IDX header: dimensions {dims} are impossibly large")
     if len(raw) != 4 + 4 * ndim + n:
         raise DataError(f"{path}: truncated or padded: header says {n} bytes of data, file has "
                         f"{len(raw) - 4 - 4 * ndim}")

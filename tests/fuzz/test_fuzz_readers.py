@@ -53,6 +53,7 @@ idx_headers = st.builds(
        st.booleans())
 @example(b"\0\0\x08\x02\0\0\0\0\x80\0\0\0", False)  # found by the long run: a 0 and a negative dimension
 @example(b"\0\0\x08\x01", False)  # found by the long run: the header ends before its dimensions
+@example(b"\0\0\x08\x04\0\0\0\0\0\0\x02\0\x02\0\0\0 \0\0\0", False)  # second long run: 0 x 512 x 2^25 x 2^29
 def test_idx_reader(data, gz):
     path = _write("x-idx3-ubyte.gz" if gz else "x-idx3-ubyte", gzip.compress(data) if gz else data)
     try:
