@@ -30,7 +30,7 @@ SPEC = TrainingSpec(system="arora", options=AutoencoderOptions, build_task=_buil
 def register(verbs) -> None:
     g = verbs.add_parser("generate", help="draw a random net and samples of it into a directory")
     _net_arguments(g)
-    g.add_argument("--samples", type=int, default=60_000, help="training samples of the observed layer")
+    g.add_argument("--samples", type=int, default=40_000, help="training samples of the observed layer")
     g.add_argument("--heldout", type=int, default=5_000, help="held-out samples (every layer) for scoring")
     g.add_argument("--out", required=True, help="directory to write spec.json, net.npz, train.npz, heldout.npz")
     g.set_defaults(func=cmd_generate)

@@ -1,27 +1,30 @@
-"""The layer-wise learner of Arora, Bhaskara, Ge and Ma 2014 (arXiv 1310.6343, Section 3 and Algorithm 1:
-learn the bottom layer from samples of y, decode the hidden layer, repeat one layer up).
+"""The layer-wise learner of Arora, Bhaskara, Ge and Ma 2014 (arXiv 1310.6343, Algorithm 1: learn the bottom
+layer from samples of y, decode the hidden layer, repeat one layer up). Section names below are pointers to
+the paper as we know it (the stored copies we could read stop after its introduction); every numeric
+threshold is ours and derived where it is defined (docs/arora.md).
 
 One layer (`learn_layer`), from the 0/1 samples X (N, n) of the layer below:
 
-1. Correlation graph (Section 3, "the correlation graph and its square root"): in the sparse regime two units
+1. Correlation graph ("the correlation graph and its square root"): in the sparse regime two units
    are positively correlated essentially when they share a parent through positive edges, so the graph G^ of
    strongly correlated pairs is about the square of the positive part G+ of the graph above. We threshold the
    pairwise correlation of the co-activation counts X^T X (one sparse matrix product).
-2. Graph recovery, the graph square root (Section 4, Algorithm RecoverGraph): every hidden unit's positive
+2. Graph recovery, the graph square root (Algorithm RecoverGraph): every hidden unit's positive
    children form a clique of G^. Seeded by an uncovered edge (u, v) of G^, the candidate clique is the set S of
    units s that are on in most samples where u and v are both on (the 3-wise correlation E[x_u x_v x_s] /
    E[x_u x_v] >= 1/2, the paper's 3-wise variant), or, with `method="pairwise"`, the common neighbours of u and v in
    G^ (the paper's triangle step); S is peeled to a near-clique of G^ and accepted if it has between
    `min_children` and d units (the paper's size test: a seed pair related only through a grandparent gives
    the grandparent's ~d^2/4 grandchildren), and its pairs are covered. Each accepted clique is one hidden unit.
-3. Decoding (the reversibility / denoising property, Section 3, PartialEncoder): a hidden unit is on when at
-   least half of its positive children are on.
-4. Refinement with the decoded layer (LearnGraph): j is a positive child of i when x_j is on in most samples
-   where h_i is on; then (our addition, for the small d of a CPU run) units whose activity is always
+3. Decoding (the reversibility / denoising property, PartialEncoder): a hidden unit is on when at least
+   3/4 of its positive children are on; then (ours) a likelihood-ratio linear threshold unit fit from that
+   first decoding (`fit_decoder`), still h = sgn(W^T x + b).
+4. Refinement with the decoded layer (LearnGraph): j is a positive child of i when x_j is on in >= 60% of
+   the samples where h_i is on (alternated with decoding, up to `refine_rounds`); then (our addition, for the small d of a CPU run) units whose activity is always
    explained by other units are dropped (`explained_fraction`).
-5. Negative edges (Section 5, "learning the negative edges"): an edge i -> j is negative when j is off in most
-   samples where h_i is on together with a known positive parent of j (with +-1 weights and threshold 0 a
-   negative parent cancels one positive parent). This needs co-activations of two hidden units: the
+5. Negative edges ("learning the negative edges"): an edge i -> j is negative when j is off in most samples
+   where h_i is on together with a known positive parent of j (with +-1 weights and threshold 0 a negative
+   parent cancels one positive parent), re-tested where i is the only candidate on (`_explain_away`, ours). This needs co-activations of two hidden units: the
    quadratic sample complexity of the paper's theorem.
 
 `learn_network` stacks layers bottom-up, each on the decoded layer below (Algorithm 1).

@@ -13,7 +13,7 @@ class AutoencoderOptions:
 
     samples: str | None = opt(None, "an .npz of 0/1 samples (train.npz of `arora generate`, or codes.npz of "
                                     "the layer below)", positional=True, shown="none")
-    hidden: int | None = opt(None, "hidden units (default: as many as inputs, the true shape)", shown="= inputs",
+    hidden: int | None = opt(None, "hidden units; as many as inputs is the true shape", shown="= inputs",
                              check=positive)
     l1: float = opt(1e-3, "weight of the L1 sparsity penalty on the hidden activity", check=non_negative)
     val_fraction: float = opt(0.1, "last part of the samples held out for validation", check=fraction)

@@ -38,7 +38,7 @@ def test_generator_is_seeded_and_has_the_stated_degrees():
 def test_layer_densities_match_expectation():
     """Top layer: Bernoulli(rho). The layer below: exactly computable, because the top units are independent:
     P(child on) = P(sum of the weights of its active parents > 0), averaged over the children."""
-    spec = NetSpec(n=400, depth=2, degree=10, rho=0.004, seed=3)
+    spec = NetSpec(n=400, depth=2, degree=10, rho=0.004, weights="pm1", graph="regular", seed=3)
     net = generate(spec)
     layers = net.sample(60_000, seed=4)
     top, mid = layers[2].mean(), layers[1].mean()
@@ -128,7 +128,7 @@ def test_bad_parameters_are_clear_errors(kw, msg):
 
 
 def test_too_few_samples_is_a_clear_error():
-    net = generate(NetSpec(n=100, depth=1, degree=5, rho=0.001))
+    net = generate(NetSpec(n=100, depth=1, degree=5, rho=0.001, graph="regular"))
     with pytest.raises(DataError, match="too few"):
         learn_network(net.sample(3, seed=0)[0], 1, LearnOptions(degree=5))
     with pytest.raises(DataError, match="too few"):
