@@ -46,7 +46,8 @@ class Circuit(nn.Module):
         self.sum_index: list[int] = []  # layer -> index into sum_logits (-1 for product layers)
         self.layer_nodes = [plan["leaves"]]
         for spec in plan["layers"]:
-            layer = Layer(spec["kind"], len(spec["nodes"]), spec["parent"], spec["child_layer"], spec["child_local"])
+            layer = Layer(spec["kind"], len(spec["nodes"]), spec["parent"], spec["child_layer"], spec["child_local"],
+                          spec["block"])
             self.layers.append(layer)
             self.layer_nodes.append(spec["nodes"])
             if spec["kind"] == SUM:
@@ -144,10 +145,10 @@ class Circuit(nn.Module):
             layer, i = self.layers[li], self.sum_index[li]
             parent_on = active[li + 1].index_select(1, layer.parent)  # [B, E]
             if i >= 0:
-                scores = layer.gather(outs) + params[1 + i]
+                scores = layer.edge_scores(layer.gather(outs), params[1 + i])
                 if generator is not None:
                     scores = scores + gumbel(scores.shape, generator, scores.device)
-                parent_on = parent_on * layer.choose(scores)
+                parent_on = layer.edge_flow_to_refs(parent_on * layer.choose(scores))
             layer.push_down(parent_on, active)
         table = params[0]  # [L, K]
         if generator is None:

@@ -57,23 +57,54 @@ def plan_layers(g: Graph) -> dict:
                 groups.append((kind, nodes))
     layers = []
     for kind, nodes in groups:
+        block = _blocks(g, nodes) if kind == SUM else None
+        if block is not None:
+            nodes, refs, shape = block
+            where[nodes, 1] = np.arange(len(nodes))
+        else:
+            refs, shape = [g.children[n] for n in nodes], None
         parent = np.concatenate([np.full(len(g.children[n]), i) for i, n in enumerate(nodes)])
-        child = np.concatenate([np.asarray(g.children[n], dtype=np.int64) for n in nodes])
+        child = np.concatenate([np.asarray(r, dtype=np.int64) for r in refs])
         layers.append({"kind": kind, "nodes": nodes, "parent": parent, "child_layer": where[child, 0],
-                       "child_local": where[child, 1]})
+                       "child_local": where[child, 1], "block": shape})
     return {"leaves": leaves, "layers": layers, "where": where}
 
 
-class Layer(torch.nn.Module):
-    """One inner layer: its edges (parent -> child) grouped by the layer their children live in.
+def _blocks(g: Graph, nodes: np.ndarray):
+    """Sum nodes that share their children list form a block: G groups of S nodes over the same C children, so
+    that the layer is a batched matrix product [B, G, C] x [G, C, S] (as in EiNets). None unless every group has
+    the same S > 1 and C.
 
-    Edges are in parent order (node by node, child by child), which is also the order of a sum layer's weights.
+    Returns:
+        (nodes reordered group by group, the G children lists, (G, S, C)) or None.
+    """
+    groups: dict[tuple, list[int]] = {}
+    for n in nodes:
+        groups.setdefault(tuple(g.children[n]), []).append(int(n))
+    sizes = {(len(v), len(k)) for k, v in groups.items()}
+    if len(sizes) != 1 or next(iter(sizes))[0] < 2:
+        return None
+    s, c = next(iter(sizes))
+    return (np.asarray([n for v in groups.values() for n in v], dtype=np.int64), list(groups.keys()),
+            (len(groups), s, c))
+
+
+class Layer(torch.nn.Module):
+    """One inner layer. Its references (child values it reads) are grouped by the layer the children live in;
+    its edges (parent -> child, in parent order: node by node, child by child) are also the order of a sum
+    layer's weights. Plain layers have one reference per edge; a block sum layer (G, S, C) reads G*C children
+    and has G*S*C edges.
+
+    Args:
+        kind: PRODUCT or SUM; num_nodes: n; parent: [E] parent of each edge (local index);
+        child_layer, child_local: [R] where each reference lives; block: (G, S, C) or None.
     """
 
     def __init__(self, kind: int, num_nodes: int, parent: np.ndarray, child_layer: np.ndarray,
-                 child_local: np.ndarray):
+                 child_local: np.ndarray, block: tuple[int, int, int] | None = None):
         super().__init__()
         self.kind, self.num_nodes, self.num_edges = kind, int(num_nodes), len(parent)
+        self.block = tuple(block) if block else None
         self.register_buffer("parent", torch.as_tensor(parent, dtype=torch.long), persistent=False)
         self.sources = [int(s) for s in np.unique(child_layer)]
         positions = []
@@ -82,33 +113,58 @@ class Layer(torch.nn.Module):
             positions.append(pos)
             self.register_buffer(f"idx{j}", torch.as_tensor(child_local[pos], dtype=torch.long), persistent=False)
             self.register_buffer(f"pos{j}", torch.as_tensor(pos, dtype=torch.long), persistent=False)
-        order = np.concatenate(positions)  # concatenation order of the gathered pieces -> edge order
+        order = np.concatenate(positions)  # concatenation order of the gathered pieces -> reference order
         self.permuted = not np.array_equal(order, np.arange(len(order)))
         self.register_buffer("perm", torch.as_tensor(np.argsort(order), dtype=torch.long), persistent=False)
         fan_in = np.bincount(parent, minlength=num_nodes)
         self.dense_k = int(fan_in[0]) if len(fan_in) and (fan_in == fan_in[0]).all() else 0
 
     def gather(self, outs: list[torch.Tensor]) -> torch.Tensor:
-        """Log-values of every edge's child: [B, E]."""
+        """Log-values of every reference: [B, R]."""
         pieces = [outs[s].index_select(1, getattr(self, f"idx{j}")) for j, s in enumerate(self.sources)]
         child = pieces[0] if len(pieces) == 1 else torch.cat(pieces, 1)
         return child.index_select(1, self.perm) if self.permuted else child
 
     def combine(self, child: torch.Tensor, logw: torch.Tensor | None, mode: str) -> torch.Tensor:
-        """The layer's outputs [B, n] from edge values [B, E]; mode "sum" (logsumexp) or "max" (max-product)."""
+        """The layer's outputs [B, n] from reference values [B, R]; mode "sum" (logsumexp) or "max"."""
         if self.kind == PRODUCT:
             return child.new_zeros(child.shape[0], self.num_nodes).index_add_(1, self.parent, child)
+        b = child.shape[0]
+        if self.block:
+            g, s, c = self.block
+            if mode == "max":
+                return self.edge_scores(child, logw).view(b, g * s, c).amax(-1)
+            v = child.view(b, g, c)
+            m = v.detach().amax(-1, keepdim=True)
+            m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+            e = torch.exp(v - m).transpose(0, 1)  # [G, B, C]
+            mixed = torch.bmm(e, logw.view(g, s, c).exp().transpose(1, 2))  # [G, B, S]
+            return (torch.log(mixed) + m.transpose(0, 1)).transpose(0, 1).reshape(b, g * s)
         scores = child + logw
         if self.dense_k:
-            s = scores.view(-1, self.num_nodes, self.dense_k)
-            return s.logsumexp(-1) if mode == "sum" else s.amax(-1)
+            v = scores.view(b, self.num_nodes, self.dense_k)
+            return v.logsumexp(-1) if mode == "sum" else v.amax(-1)
         m = segment_max(scores.detach(), self.parent, self.num_nodes)
         if mode == "max":
             return m
         m0 = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-        total = scores.new_zeros(scores.shape[0], self.num_nodes).index_add_(
+        total = scores.new_zeros(b, self.num_nodes).index_add_(
             1, self.parent, torch.exp(scores - m0.index_select(1, self.parent)))
         return torch.log(total) + m0
+
+    def edge_scores(self, child: torch.Tensor, logw: torch.Tensor) -> torch.Tensor:
+        """child value + log-weight of every edge of a sum layer: [B, E]."""
+        if self.block:
+            g, s, c = self.block
+            return (child.view(-1, g, 1, c) + logw.view(1, g, s, c)).reshape(child.shape[0], -1)
+        return child + logw
+
+    def edge_flow_to_refs(self, flow: torch.Tensor) -> torch.Tensor:
+        """Flows per edge [B, E] -> per reference [B, R]."""
+        if self.block:
+            g, s, c = self.block
+            return flow.view(-1, g, s, c).sum(2).reshape(flow.shape[0], g * c)
+        return flow
 
     def choose(self, scores: torch.Tensor) -> torch.Tensor:
         """For a sum layer: one-hot [B, E] of the best-scoring edge of each node (lowest edge on ties)."""
@@ -125,7 +181,7 @@ class Layer(torch.nn.Module):
         return (edge == first.index_select(1, self.parent)).to(scores.dtype)
 
     def push_down(self, flow: torch.Tensor, active: list[torch.Tensor]) -> None:
-        """Add the edge flows [B, E] to the activity of the children in the layers below (in place)."""
+        """Add the reference flows [B, R] to the activity of the children in the layers below (in place)."""
         for j, s in enumerate(self.sources):
             active[s].index_add_(1, getattr(self, f"idx{j}"), flow.index_select(1, getattr(self, f"pos{j}")))
 
