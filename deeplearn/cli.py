@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "deeplearn.vision.commands",      # vision filters / features
     "deeplearn.text.commands",        # text train / sample / evaluate
     "deeplearn.premises.commands",    # premises rank / select / prove / evaluate / fit / train
+    "deeplearn.spn.commands",         # spn train / evaluate / sample / query / baselines
 ]
 
 
