@@ -81,7 +81,7 @@ def mean_ll(circuit: Circuit, x: torch.Tensor, batch_size: int = 2048) -> float:
 @dataclass
 class EMConfig:
     epochs: int = 20  # passes over the training data (mini-batch epochs, then full-batch ones)
-    minibatch_epochs: int | None = None  # of them, how many are stepwise; default: all but the last 3
+    minibatch_epochs: int | None = None  # of them, how many are stepwise; default: all but the last 3 (or half)
     batch_size: int = 512
     step: float = 0.2  # lambda of stepwise EM
     alpha_leaf: float = 0.1
@@ -109,7 +109,7 @@ def fit_em(circuit: Circuit, train: torch.Tensor, valid: torch.Tensor | None, cf
     """
     hist = EMHistory()
     gen = torch.Generator().manual_seed(cfg.seed)
-    mb_epochs = cfg.minibatch_epochs if cfg.minibatch_epochs is not None else max(cfg.epochs - 3, 0)
+    mb_epochs = cfg.minibatch_epochs if cfg.minibatch_epochs is not None else cfg.epochs - min(3, cfg.epochs // 2)
     best_state, bad, t0 = copy.deepcopy(circuit.state_dict()), 0, time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         if epoch <= mb_epochs:
