@@ -108,12 +108,12 @@ class Circuit(nn.Module):
         fill = table.amax(-1).expand_as(vals) if mode == "max" else torch.zeros_like(vals)
         return torch.where(observed, vals, fill)
 
-    def upward(self, x: torch.Tensor, params: list[torch.Tensor] | None = None, mode: str = "sum"
-               ) -> list[torch.Tensor]:
-        """Log-values of every layer: [leaves [B, L], layer 1 [B, n_1], ...]."""
+    def upward(self, x: torch.Tensor, params: list[torch.Tensor] | None = None, mode: str = "sum",
+               leaf: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Log-values of every layer: [leaves [B, L], layer 1 [B, n_1], ...] (`leaf`: given leaf log-values)."""
         self._check_input(x)
         params = self.params() if params is None else params
-        outs = [self.leaf_values(x, params[0], mode)]
+        outs = [self.leaf_values(x, params[0], mode) if leaf is None else leaf]
         for layer, i in zip(self.layers, self.sum_index):
             child = layer.gather(outs)
             outs.append(layer.combine(child, params[1 + i] if i >= 0 else None, mode))
@@ -130,6 +130,26 @@ class Circuit(nn.Module):
             raise StructureError(f"input of shape {tuple(x.shape)}: the circuit takes [batch, {self.num_vars}]")
         if x.dtype.is_floating_point:
             raise StructureError("inputs must be integer values (0..K-1, -1 for missing), not floats")
+
+    def conditional_marginals(self, x: torch.Tensor) -> torch.Tensor:
+        """p(x_v = k | observed part of x) for every variable and value, in one upward and one backward pass.
+
+        The circuit is multilinear in the leaves of a missing variable v, with exactly one of them in each induced
+        tree, so p(x_v = k, e) = sum_{leaves l of v} dS/dL_l(e) p_l(k); the backward pass of log S with respect to
+        the leaf log-values (all 0 for v) gives dS/dL_l / S.
+
+        Returns:
+            [B, V, K]; an observed variable gets the one-hot of its value.
+        """
+        with torch.no_grad():
+            params = [p.detach() for p in self.params()]
+        with torch.enable_grad():
+            leaf = self.leaf_values(x, params[0], "sum").detach().requires_grad_()
+            flow, = torch.autograd.grad(self.upward(x, params, leaf=leaf)[-1][:, 0].sum(), leaf)  # [B, L]
+        out = torch.zeros(x.shape[0], self.num_vars, self.num_states, dtype=flow.dtype, device=flow.device)
+        out.index_add_(1, self.leaf_var, flow.unsqueeze(-1) * params[0].exp().unsqueeze(0))
+        onehot = torch.nn.functional.one_hot(x.clamp(min=0), self.num_states).to(out.dtype)
+        return torch.where((x >= 0).unsqueeze(-1), onehot, out)
 
     # --- the downward pass: MPE and sampling ---
     @torch.no_grad()

@@ -19,7 +19,8 @@ def register(sub) -> None:
     verbs = spn.add_subparsers(dest="spn_command", metavar="<verb>")
 
     p = verbs.add_parser("train", help="learn a structure and its parameters on a benchmark data set")
-    p.add_argument("--data", required=True, help="benchmark name (nltcs, plants, audio, jester, netflix, ...)")
+    p.add_argument("--data", required=True, help="benchmark name (nltcs, plants, audio, jester, netflix, ...) or "
+                                                 "digits (scikit-learn's 8x8 digits, 17 gray levels; rat or json)")
     p.add_argument("--data-dir", help="data root holding density/ (default: $DEEPLEARN_DATA)")
     p.add_argument("--structure", choices=STRUCTURES, default="hclt",
                    help="learnspn (Gens and Domingos 2013), rat (RAT-SPN), hclt (hidden Chow-Liu tree), or json "
@@ -68,6 +69,14 @@ def register(sub) -> None:
     p.add_argument("--mpe", action="store_true", help="also the most probable completion (max-product)")
     p.set_defaults(func=cmd_query)
 
+    p = verbs.add_parser("complete", help="complete the left or bottom half of digits test images (MPE and "
+                                          "conditional mean) against nearest-neighbour and PCA completion")
+    p.add_argument("run_dir", help="a run trained with --data digits")
+    p.add_argument("--half", choices=["left", "bottom"], default="left")
+    p.add_argument("-o", "--output", default="completion.png", help="picture of completed digits (PNG)")
+    p.add_argument("--show", type=int, default=10, help="test digits in the picture (default 10)")
+    p.set_defaults(func=cmd_complete)
+
     p = verbs.add_parser("baselines", help="independent Bernoulli and Chow-Liu tree test LL (alpha on valid)")
     p.add_argument("--data", nargs="+", required=True)
     p.add_argument("--data-dir")
@@ -85,12 +94,12 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     import torch
 
-    from deeplearn.spn.data import load_for_training
+    from deeplearn.spn.data import load_data
     from deeplearn.spn.em import mean_ll
     from deeplearn.spn.run import load_circuit
 
     circuit, info = load_circuit(args.run_dir)
-    data = load_for_training(info["data"], args.data_dir)
+    data, _ = load_data(info["data"], args.data_dir)
     print(f"{args.run_dir}: {info['structure']} on {info['data']}, {circuit.num_parameters():,} parameters")
     for split in ("train", "valid", "test"):
         ll = mean_ll(circuit, torch.as_tensor(data[split], dtype=torch.long))
@@ -182,4 +191,11 @@ def cmd_baselines(args) -> int:
         r = run_baselines(load_for_training(name, args.data_dir))
         i, c = r["independent"], r["chow_liu"]
         print(f"| {canonical(name)} | {i['test_ll']:.3f} | {i['alpha']:g} | {c['test_ll']:.3f} | {c['alpha']:g} |")
+    return 0
+
+
+def cmd_complete(args) -> int:
+    from deeplearn.spn.complete import run_completion
+
+    run_completion(args.run_dir, args.half, args.output, args.show)
     return 0

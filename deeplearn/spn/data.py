@@ -129,3 +129,23 @@ def load_for_training(name: str, data_dir=None) -> dict[str, np.ndarray]:
     if len(set(widths.values())) != 1:
         raise DataError(f"data set {name!r}: the splits have different numbers of variables {widths}")
     return data
+
+
+DIGITS_STATES = 17  # the embedded 8x8 digits have gray levels 0..16
+
+
+def load_digits_splits(seed: int = 0) -> dict[str, np.ndarray]:
+    """scikit-learn's embedded 8x8 digits (1,797 images, 64 pixels of 17 gray levels) cut into 1,293 train /
+    144 valid / 360 test images by a fixed permutation (no download)."""
+    from sklearn.datasets import load_digits
+
+    x = load_digits().data.astype(np.int64)
+    perm = np.random.default_rng(seed).permutation(len(x))
+    return {"train": x[perm[:1293]], "valid": x[perm[1293:1437]], "test": x[perm[1437:]]}
+
+
+def load_data(name: str, data_dir=None) -> tuple[dict[str, np.ndarray], int]:
+    """(splits, values per variable) of a benchmark set or of `digits`."""
+    if canonical(name) == "digits":
+        return load_digits_splits(), DIGITS_STATES
+    return load_for_training(name, data_dir), 2

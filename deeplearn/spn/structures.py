@@ -66,15 +66,16 @@ def hclt_graph(x: np.ndarray, hidden: int = 16, alpha: float = 0.01) -> Graph:
 
 
 def rat_graph(num_vars: int, depth: int = 3, repetitions: int = 10, sums: int = 10, inputs: int = 10,
-              seed: int = 0) -> Graph:
+              seed: int = 0, num_states: int = 2) -> Graph:
     """A RAT-SPN region graph compiled to a Graph (parameters left to the circuit's random start).
 
     Args:
         depth: binary splits per repetition (leaf regions hold about V / 2^depth variables).
         repetitions: R random partitions; sums: S per inner region; inputs: I per leaf region.
+        num_states: values of each variable (categorical leaves).
     """
     rng = np.random.default_rng(seed)
-    g = Graph(num_vars, 2)
+    g = Graph(num_vars, num_states)
     top = []
     for _ in range(repetitions):
         top += _rat_region(g, rng.permutation(num_vars), depth, sums, inputs, is_root=True)

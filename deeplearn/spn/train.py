@@ -11,16 +11,19 @@ import torch
 
 from deeplearn.paths import DataError
 from deeplearn.spn.circuit import Circuit
-from deeplearn.spn.data import canonical, load_for_training
+from deeplearn.spn.data import canonical, load_data
 from deeplearn.spn.em import EMConfig, fit_em, mean_ll
 from deeplearn.spn.graph import Graph
 from deeplearn.spn.run import RESULTS_FILE, save_circuit, write_json_atomic
 
 
-def build_structure(args, train: np.ndarray) -> tuple[Graph, dict]:
+def build_structure(args, train: np.ndarray, num_states: int = 2) -> tuple[Graph, dict]:
     """The structure named by --structure, learned from (or laid over) the training data; and its options."""
     s = args.structure
     seed = args.seed or 0
+    if num_states != 2 and s in ("hclt", "learnspn"):
+        raise DataError(f"--structure {s} is built for binary data; this data set has {num_states} values per "
+                        f"variable: use --structure rat or json")
     if s == "hclt":
         from deeplearn.spn.structures import hclt_graph
 
@@ -29,7 +32,7 @@ def build_structure(args, train: np.ndarray) -> tuple[Graph, dict]:
         from deeplearn.spn.structures import rat_graph
 
         opts = {"depth": args.depth, "repetitions": args.repetitions, "sums": args.sums, "inputs": args.inputs}
-        return rat_graph(train.shape[1], seed=seed, **opts), opts
+        return rat_graph(train.shape[1], seed=seed, num_states=num_states, **opts), opts
     if s == "learnspn":
         from deeplearn.spn.learnspn import LearnSPNConfig, learnspn
 
@@ -40,9 +43,9 @@ def build_structure(args, train: np.ndarray) -> tuple[Graph, dict]:
         if not args.structure_file:
             raise DataError("--structure json needs --structure-file PATH (a JSON circuit description)")
         g = Graph.load_json(args.structure_file)
-        if g.num_vars != train.shape[1] or g.num_states != 2:
+        if g.num_vars != train.shape[1] or g.num_states != num_states:
             raise DataError(f"{args.structure_file}: the structure has {g.num_vars} variables of {g.num_states} "
-                            f"states, the data set {train.shape[1]} binary ones")
+                            f"states, the data set {train.shape[1]} of {num_states}")
         return g, {"file": str(args.structure_file)}
     raise DataError(f"unknown structure {s!r}")
 
@@ -50,7 +53,7 @@ def build_structure(args, train: np.ndarray) -> tuple[Graph, dict]:
 def train(args) -> dict:
     torch.set_num_threads(args.threads or 1)
     name = canonical(args.data)
-    data_np = load_for_training(name, args.data_dir)
+    data_np, num_states = load_data(name, args.data_dir)
     data = {k: torch.as_tensor(v, dtype=torch.long) for k, v in data_np.items()}
     run_dir = Path(args.out or Path("runs") / f"spn-{name}-{args.structure}")
     if (run_dir / RESULTS_FILE).exists():
@@ -60,7 +63,7 @@ def train(args) -> dict:
         raise DataError(f"--learner none leaves a {args.structure} structure at its random start; use em or sgd")
 
     t0 = time.perf_counter()
-    graph, structure_opts = build_structure(args, data_np["train"])
+    graph, structure_opts = build_structure(args, data_np["train"], num_states)
     circuit = Circuit(graph, seed=args.seed or 0)
     structure_s = time.perf_counter() - t0
     stats = graph.stats()

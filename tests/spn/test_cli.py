@@ -70,3 +70,18 @@ def test_user_structure_and_sgd(shared_data, tmp_path, capsys):
     res = json.loads((tmp_path / "sgd" / "spn.json").read_text())
     assert res["test_ll"] == pytest.approx(summary["test"]["test_ll"], abs=1e-3)
     assert res["test_ll"] > -9.0
+
+
+def test_digits_completion(tmp_path, capsys):
+    """Train a small categorical (17-level) RAT-SPN on the embedded digits, complete the left halves."""
+    out = tmp_path / "digits"
+    rc, _, _ = run(capsys, "spn", "train", "--data", "digits", "--structure", "rat", "--depth", "2",
+                   "--repetitions", "2", "--sums", "3", "--inputs", "3", "--epochs", "3", "--out", str(out))
+    assert rc == 0
+    png = tmp_path / "grid.png"
+    rc, text, _ = run(capsys, "spn", "complete", str(out), "--half", "left", "-o", str(png), "--show", "3")
+    assert rc == 0 and png.stat().st_size > 1000
+    mse = json.loads((out / "completion_left.json").read_text())["mse"]
+    assert 0 < mse["SPN conditional mean"] < 0.2 and 0 < mse["nearest neighbour"] < 0.2
+    rc, _, err = run(capsys, "spn", "train", "--data", "digits", "--structure", "hclt", "--out", str(tmp_path / "h"))
+    assert rc == 2 and "built for binary data" in err

@@ -173,3 +173,19 @@ def test_json_roundtrip():
     h = Graph.from_dict(g.to_dict())
     X = all_assignments(4)
     np.testing.assert_allclose(naive_log_prob(g, X.numpy()), naive_log_prob(h, X.numpy()))
+
+
+@pytest.mark.parametrize("name,c,v", CIRCUITS, ids=[n for n, _, _ in CIRCUITS])
+def test_conditional_marginals_in_one_backward_pass(name, c, v):
+    k = c.num_states
+    X = all_assignments(v, k)
+    p = c(X).detach().double().exp()
+    ev = torch.full((2, v), -1)
+    ev[1, 0], ev[1, v - 1] = 1, 0
+    got = c.conditional_marginals(ev).double()
+    for row in range(2):
+        ok = ((X == ev[row]) | (ev[row] < 0)).all(1)
+        pe = p[ok].sum()
+        for var in range(v):
+            brute = torch.stack([p[ok & (X[:, var] == s)].sum() / pe for s in range(k)])
+            torch.testing.assert_close(got[row, var], brute, atol=1e-5, rtol=1e-4)
