@@ -70,7 +70,15 @@ def main() -> None:
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps(results, indent=1))
     if args.table:
-        print(table(results))
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=ROOT).stdout.strip()
+        text = (f"commit {commit}\ncommand: python benchmarks/spn_table.py --data SET (one set at a time, under the "
+                f"CPU lock), then --table\nmachine: 2-core x86_64 CPU shared with other jobs, 1 thread, torch "
+                f"{__import__('torch').__version__}; one run each, seed 0; test LL in nats/instance (training time: "
+                f"structure + parameters)\n\n" + table(results) + "\n\ncommands:\n" +
+                "\n".join(f"  {s}: deeplearn spn train --data SET {' '.join(a)} --threads 1" for s, a in RUNS.items()))
+        (ROOT / "benchmarks" / "results" / "spn_table.txt").write_text(text + "\n")
+        print(text)
 
 
 def table(results: dict) -> str:
