@@ -83,12 +83,12 @@ class EMConfig:
     epochs: int = 20  # passes over the training data (mini-batch epochs, then full-batch ones)
     minibatch_epochs: int | None = None  # of them, how many are stepwise; default: all but the last 3 (or half)
     batch_size: int = 512
-    step: float = 0.2  # lambda of stepwise EM
+    step: float = 0.2  # lambda of stepwise EM at the first epoch (annealed to a tenth)
     alpha_leaf: float = 0.1
     alpha_sum: float = 0.01
     max_time: float | None = None  # seconds
     seed: int = 0
-    patience: int | None = 4  # epochs without a better validation LL before stopping
+    patience: int | None = 4  # full-batch epochs without a better validation LL before stopping
 
 
 @dataclass
@@ -115,9 +115,12 @@ def fit_em(circuit: Circuit, train: torch.Tensor, valid: torch.Tensor | None, cf
         if epoch <= mb_epochs:
             order = torch.randperm(len(train), generator=gen)
             ll = 0.0
+            # The step anneals linearly from `step` to step/10 over the stepwise epochs: large steps leave the
+            # random start fast; small ones stop the parameters from jumping after each batch.
+            lam = cfg.step * (1 - 0.9 * (epoch - 1) / max(mb_epochs - 1, 1))
             for s in range(0, len(train), cfg.batch_size):
                 counts, part = expected_counts(circuit, train[order[s:s + cfg.batch_size]], cfg.batch_size)
-                m_step(circuit, counts, cfg.alpha_leaf, cfg.alpha_sum, cfg.step)
+                m_step(circuit, counts, cfg.alpha_leaf, cfg.alpha_sum, lam)
                 ll += part
             train_ll = ll / len(train)  # measured along the way, under the changing parameters
         else:
@@ -136,8 +139,8 @@ def fit_em(circuit: Circuit, train: torch.Tensor, valid: torch.Tensor | None, cf
         hist.rows.append(row)
         if progress:
             progress(row)
-        if cfg.patience is not None and bad >= cfg.patience:
-            break
+        if cfg.patience is not None and bad >= cfg.patience and epoch > mb_epochs:
+            break  # (stepwise epochs are annealed to the end; patience counts in the full-batch phase)
         if cfg.max_time is not None and time.perf_counter() - t0 >= cfg.max_time:
             break
     if valid is not None:
