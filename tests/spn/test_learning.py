@@ -56,7 +56,7 @@ def test_fit_em_improves_on_the_start_and_keeps_the_best_valid():
     c = Circuit(hclt_graph(x[:600], hidden=4), seed=1)
     tr, va = torch.tensor(x[:600]), torch.tensor(x[600:])
     start = mean_ll(c, va)
-    hist = fit_em(c, tr, va, EMConfig(epochs=6, minibatch_epochs=3, batch_size=100, patience=None))
+    hist = fit_em(c, tr, va, EMConfig(epochs=10, minibatch_epochs=4, batch_size=100, patience=None))
     assert mean_ll(c, va) == pytest.approx(hist.best_valid_ll, abs=1e-5)
     assert hist.best_valid_ll > start + 0.1
 
