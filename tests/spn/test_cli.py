@@ -18,7 +18,7 @@ def test_train_evaluate_sample_query(shared_data, tmp_path, capsys):
     d = str(shared_data)
     out = tmp_path / "hclt"
     rc, text, _ = run(capsys, "spn", "train", "--data", "nltcs", "--data-dir", d, "--structure", "hclt", "--hidden",
-                      "4", "--epochs", "3", "--out", str(out))
+                      "4", "--epochs", "8", "--out", str(out))
     assert rc == 0 and "test log-likelihood" in text
     res = json.loads((out / "spn.json").read_text())
     assert res["test_ll"] > -6.9  # better than the independent model (-9.234) by far
