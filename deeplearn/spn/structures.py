@@ -58,11 +58,31 @@ def chow_liu_graph(clt: ChowLiuTree) -> Graph:
     return tree_graph(clt.parents, clt.order, 2, leaves, clt.cond, clt.marginal[clt.root])
 
 
-def hclt_graph(x: np.ndarray, hidden: int = 16, alpha: float = 0.01) -> Graph:
+def hclt_graph(x: np.ndarray, hidden: int = 16, alpha: float = 0.01, init: str = "random", seed: int = 0
+               ) -> Graph:
     """HCLT over training data x [N, V]: the Chow-Liu tree of x (MI from tables smoothed by alpha), latents of
-    `hidden` states; parameters left to the circuit's random start (then EM)."""
+    `hidden` states.
+
+    Args:
+        init: "random" leaves the parameters to the circuit's random start; "clt" starts near the Chow-Liu tree
+            itself: latent state k stands for the value k mod 2 (its leaf puts 0.98 on it), and the latent
+            transitions follow the tree's conditionals p(x_c | x_parent), with random noise to break symmetry.
+    """
     parents, order = chow_liu_parents(mutual_information(pair_tables(x, alpha)), root=0)
-    return tree_graph(parents, order, hidden)
+    if init == "random":
+        return tree_graph(parents, order, hidden)
+    if init != "clt":
+        raise ValueError(f"unknown init {init!r}: random or clt")
+    rng = np.random.default_rng(seed)
+    clt = ChowLiuTree(x, max(alpha, 0.1))
+    bit = np.arange(hidden) % 2
+    leaves = np.where(bit[None, :, None] == np.arange(2)[None, None, :], 0.98, 0.02).repeat(len(parents), 0)
+    noise = rng.uniform(0.8, 1.2, (len(parents), hidden, hidden))
+    cond = np.where(clt.parents[:, None, None] >= 0, clt.cond, 0.5)  # (the root's row is unused)
+    weights = cond[:, bit][:, :, bit] * noise  # [V, k_parent, j]
+    weights /= weights.sum(-1, keepdims=True)
+    root_w = clt.marginal[order[0]][bit] * rng.uniform(0.8, 1.2, hidden)
+    return tree_graph(parents, order, hidden, leaves, weights, root_w / root_w.sum())
 
 
 def rat_graph(num_vars: int, depth: int = 3, repetitions: int = 10, sums: int = 10, inputs: int = 10,

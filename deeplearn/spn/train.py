@@ -27,7 +27,8 @@ def build_structure(args, train: np.ndarray, num_states: int = 2) -> tuple[Graph
     if s == "hclt":
         from deeplearn.spn.structures import hclt_graph
 
-        return hclt_graph(train, hidden=args.hidden), {"hidden": args.hidden}
+        return (hclt_graph(train, hidden=args.hidden, init=args.hclt_init, seed=seed),
+                {"hidden": args.hidden, "init": args.hclt_init})
     if s == "rat":
         from deeplearn.spn.structures import rat_graph
 
