@@ -30,7 +30,7 @@ RUNS = {
     "learnspn": ["--structure", "learnspn", "--min-instances", "200"],
     "rat": ["--structure", "rat", "--depth", "3", "--repetitions", "8", "--sums", "8", "--inputs", "8",
             "--epochs", "12", "--max-time", "90"],
-    "hclt": ["--structure", "hclt", "--hidden", "16", "--epochs", "30", "--max-time", "90"],
+    "hclt": ["--structure", "hclt", "--hidden", "16", "--hclt-init", "random", "--epochs", "30", "--max-time", "90"],
 }
 
 

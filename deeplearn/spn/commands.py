@@ -32,8 +32,8 @@ def register(sub) -> None:
     p.add_argument("--out", help="run directory (default: runs/spn-<data>-<structure>)")
     g = p.add_argument_group("structure")
     g.add_argument("--hidden", type=int, default=16, help="hclt: latent states per variable (default 16)")
-    g.add_argument("--hclt-init", choices=["random", "clt"], default="random",
-                   help="hclt: random start, or near the Chow-Liu tree (latent state k ~ value k mod 2)")
+    g.add_argument("--hclt-init", choices=["random", "clt"], default="clt",
+                   help="hclt: start near the Chow-Liu tree (latent state k ~ value k mod 2; default), or random")
     g.add_argument("--depth", type=int, default=3, help="rat: splits per repetition (default 3)")
     g.add_argument("--repetitions", type=int, default=10, help="rat: random partitions (default 10)")
     g.add_argument("--sums", type=int, default=10, help="rat: sum nodes per region (default 10)")
