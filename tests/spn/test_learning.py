@@ -121,3 +121,12 @@ def test_real_data_and_the_anchors(shared_data):
     assert r["chow_liu"]["test_ll"] == pytest.approx(-6.759, abs=1e-3)
     with pytest.raises(DataError, match="partial copy"):
         load_for_training("msnbc", shared_data)
+
+
+def test_hclt_clt_start_is_near_the_chow_liu_tree():
+    x = toy_data(800, 10, seed=3)
+    xt = torch.tensor(x)
+    clt = float(ChowLiuTree(x, 0.1).log_prob(x).mean())
+    near = mean_ll(Circuit(hclt_graph(x, hidden=4, init="clt")), xt)
+    rand = mean_ll(Circuit(hclt_graph(x, hidden=4), seed=0), xt)
+    assert rand < near and abs(near - clt) < 0.05
