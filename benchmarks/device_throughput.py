@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine  # noqa: E402
 
 from deeplearn.engine import Runtime, TensorSource, TrainConfig, fit  # noqa: E402
-from deeplearn.supervised import models  # noqa: E402
+from deeplearn import models  # noqa: E402
 from deeplearn.supervised.encoding import Encoder  # noqa: E402
 from deeplearn.supervised.task import ClassificationTask  # noqa: E402
 from deeplearn.vision.flops import count_macs  # noqa: E402

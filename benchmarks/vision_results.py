@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from deeplearn.supervised.models import count_parameters
+from deeplearn.models import count_parameters
 from deeplearn.supervised.task import build_model
 
 

@@ -21,7 +21,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from deeplearn.supervised.models import ClassifierOutput, count_parameters, get, logits_of
+from deeplearn.models import ClassifierOutput, count_parameters, get, logits_of
 from deeplearn.vision.flops import count_macs
 
 MODELS = ["lenet5", "lenet5-modern", "alexnet-cifar", "zfnet-cifar", "googlenet-cifar", "bn-inception-cifar",

@@ -1,62 +1,134 @@
 """The one command line: `deeplearn <system> <verb>`.
 
-Each system lives in its own subpackage and contributes its commands through a `register(subparsers)`
-function; this file only lists those modules, in the order `deeplearn --help` shows them.
+`SYSTEMS` is the list of every system, in the order `deeplearn --help` shows them (deeplearn/system.py says
+what an entry holds). A command imports only the system it names; `deeplearn --help` imports the light command
+modules of all of them. Errors a user can fix print one line (`--debug` or DEEPLEARN_DEBUG=1 shows the
+traceback): exit 2 for bad input or options, 1 for a run that failed, 130 for an interrupt.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from deeplearn.paths import DataError
-from deeplearn.plugins import import_if_present
+from deeplearn.system import System
 
-# Modules that add commands; a module that is not there yet is skipped (planned systems).
-COMMAND_MODULES = [
-    "deeplearn.supervised.commands",  # train / evaluate / predict / baseline / models
-    "deeplearn.engine.launch",        # launch (torchrun replicas)
-    "deeplearn.tune.commands",        # tune (Optuna)
-    "deeplearn.vision.commands",      # vision filters / features
-    "deeplearn.text.commands",        # text train / sample / evaluate
-    "deeplearn.premises.commands",    # premises rank / select / prove / evaluate / fit / train
-    "deeplearn.spn.commands",         # spn train / evaluate / sample / query / baselines
+SYSTEMS = [
+    System("supervised", "supervised learning: the feed-forward net, CNNs and traditional ML on images",
+           "deeplearn.supervised.commands", training="deeplearn.supervised.commands:SPEC",
+           top_level=("train", "evaluate", "predict", "baseline", "models")),
+    System("launch", "data-parallel replicas of any training command (torchrun)", "deeplearn.engine.launch",
+           top_level=("launch",)),
+    System("tune", "hyperparameter search (Optuna) over any trainable system", "deeplearn.tune.commands",
+           top_level=("tune",)),
+    System("vision", "what vision networks learn: filters, feature maps", "deeplearn.vision.commands"),
+    System("text", "character-level recurrent language models: train, sample, evaluate",
+           "deeplearn.text.commands", training="deeplearn.text.commands:SPEC"),
+    System("premises", "lemma selection for the E prover on MPTP2078: rank, select, prove, evaluate, train",
+           "deeplearn.premises.commands"),
+    System("spn", "sum-product networks: learn tractable density models, query them exactly",
+           "deeplearn.spn.commands"),
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def system_of(command: str) -> System | None:
+    for s in SYSTEMS:
+        if command in (s.top_level or (s.name,)):
+            return s
+    return None
+
+
+def trainable_systems() -> list[str]:
+    return [s.name for s in SYSTEMS if s.training]
+
+
+def get_system(name: str) -> System:
+    for s in SYSTEMS:
+        if s.name == name:
+            return s
+    raise DataError(f"unknown system {name!r}; known: {', '.join(s.name for s in SYSTEMS)}")
+
+
+def _add_system(sub, system: System) -> None:
+    try:
+        module = system.load_commands()
+    except ModuleNotFoundError as e:
+        if e.name and not e.name.startswith("deeplearn"):
+            hint = f"pip install -e '.[{system.extra}]'" if system.extra else f"pip install {e.name}"
+            raise DataError(f"the {system.name} system needs the package {e.name}: {hint}") from None
+        raise
+    if system.top_level:
+        module.register(sub)
+        return
+    p = sub.add_parser(system.name, help=system.help, description=system.help)
+    verbs = p.add_subparsers(dest=f"{system.name}_command", metavar="<verb>")
+    module.register(verbs)
+    p.set_defaults(func=lambda args: p.print_help() or 0)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only the system that command belongs to is imported."""
     parser = argparse.ArgumentParser(
         prog="deeplearn",
         description="The systems of the lecture 'Deep Learning Introduction' (Szegedy and Irving), on PyTorch.",
     )
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
+    wanted = system_of(command) if command else None
     unavailable = []
-    for name in COMMAND_MODULES:
+    for system in SYSTEMS:
+        if wanted is not None and system is not wanted:
+            continue
         try:
-            module = import_if_present(name)
-        except ModuleNotFoundError as e:
-            if e.name is not None and not e.name.startswith("deeplearn"):
-                unavailable.append(f"{name.split('.')[1]} (needs the package {e.name})")
-                continue  # a missing third-party package disables that system only
-            raise
-        if module is not None:  # None: that system is not built yet
-            module.register(sub)
+            _add_system(sub, system)
+        except DataError as e:
+            if wanted is not None:
+                raise
+            unavailable.append(str(e))
     if unavailable:
-        parser.epilog = "unavailable here: " + ", ".join(unavailable)
+        parser.epilog = "unavailable here: " + "; ".join(unavailable)
     return parser
 
 
+def _first_command(argv: list[str]) -> str | None:
+    for a in argv:
+        if not a.startswith("-"):
+            return a
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
+    from deeplearn.engine.checkpoint import CheckpointError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("DEEPLEARN_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
     try:
+        parser = build_parser(_first_command(argv))
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 0
         return int(args.func(args) or 0)
-    except DataError as e:
+    except (DataError, CheckpointError) as e:
+        if debug:
+            raise
         print(f"deeplearn: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("deeplearn: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        from deeplearn.engine.trainer import TrainingError
+
+        if debug or not isinstance(e, TrainingError):
+            raise  # a bug: the traceback is what a report needs
+        print(f"deeplearn: error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -22,13 +22,3 @@ def data_root(data_dir: str | os.PathLike | None = None, required: bool = True) 
         raise DataError(f"data root {root} is not a directory")
     return root
 
-
-def find_file(root: Path, *candidates: str) -> Path:
-    """The first candidate (relative to root, or root itself if it is a file) that exists."""
-    if root.is_file():
-        return root
-    for name in candidates:
-        p = root / name
-        if p.exists():
-            return p
-    raise DataError(f"none of {', '.join(candidates)} found under {root}")

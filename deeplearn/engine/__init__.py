@@ -6,11 +6,17 @@
 `fit(task, config, runtime)` trains it with checkpoints, exact resume, metrics and replicas.
 """
 
-from deeplearn.engine.config import TrainConfig
-from deeplearn.engine.data import BatchSource, LoaderSource, TensorSource
-from deeplearn.engine.runtime import Runtime, setup
-from deeplearn.engine.task import Task
-from deeplearn.engine.trainer import TrainingError, fit
+# Imported on first use (PEP 562), so that light modules of the engine (options, command, rundir) can be
+# imported by the command line without loading torch.
+_EXPORTS = {"TrainConfig": "config", "Task": "task", "BatchSource": "data", "TensorSource": "data",
+            "LoaderSource": "data", "Runtime": "runtime", "setup": "runtime", "fit": "trainer",
+            "TrainingError": "trainer", "StopTraining": "trainer"}
+__all__ = sorted(_EXPORTS)
 
-__all__ = ["TrainConfig", "Task", "BatchSource", "TensorSource", "LoaderSource", "Runtime", "setup", "fit",
-           "TrainingError"]
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f"deeplearn.engine.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'deeplearn.engine' has no attribute {name!r}")

@@ -9,17 +9,20 @@ any moment leaves either the old or the new checkpoint, never a torn one.
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 from pathlib import Path
 
-import torch
-
 
 class CheckpointError(Exception):
+    """A checkpoint that is missing or cannot be read safely; the message names the file."""
+
     pass
 
 
 def save_atomic(obj: dict, path: Path) -> None:
+    import torch
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -41,10 +44,29 @@ def save_atomic(obj: dict, path: Path) -> None:
 
 
 def load(path: Path, map_location="cpu") -> dict:
+    import torch
+
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): the write that made it did not finish")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)  # never unpickles code
+    except pickle.UnpicklingError as e:
+        # torch's message goes on to suggest turning the safety check off: never pass that on.
+        first = str(e).split("\n")[0].split(". ")[0]
+        raise CheckpointError(f"checkpoint {path} holds objects other than tensors and plain containers, so it "
+                              f"is not loaded ({first}); only checkpoints written by deeplearn are read") from None
     except Exception as e:
-        raise CheckpointError(f"checkpoint {path} cannot be read: {e}") from e
+        raise CheckpointError(f"checkpoint {path} cannot be read (truncated or not a torch file: "
+                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+
+
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Temporary files left by a write that a kill interrupted (`.NAME.*.tmp`); removed, returned."""
+    directory = Path(directory)
+    stale = sorted(directory.glob(".*.pt.*.tmp")) if directory.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale

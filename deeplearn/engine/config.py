@@ -1,52 +1,62 @@
-"""Training options, as one dataclass: what `--help` shows, what config.json stores, what resume restores."""
+"""Training options, as one dataclass: what `--help` shows, what config.json stores, what resume restores.
+
+Each field carries its help (engine/options.py), so the flags, their help and the defaults used are one thing.
+"""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields
+
+from deeplearn.engine.options import add_dataclass_arguments, non_negative, opt, positive
 
 
 @dataclass
 class TrainConfig:
     # Budget: whichever of epochs / steps / max_time comes first ends the run (epochs=1 if none is given).
-    epochs: float | None = None
-    steps: int | None = None
-    max_time: float | None = None  # seconds of training (evaluation and checkpoints not counted)
-    batch_size: int = 64  # global batch: each of N replicas takes batch_size / N
-    # Optimizer (torch.optim) and learning-rate schedule (torch.optim.lr_scheduler), stepped every update.
-    optimizer: str = "sgd"  # sgd | adam | adamw | rmsprop
-    lr: float = 0.05
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    beta1: float = 0.9
-    beta2: float = 0.999
-    schedule: str = "constant"  # constant | step | cosine | onecycle
-    warmup_steps: int = 0
-    lr_step_size: int = 1000  # steps between decays, for schedule=step
-    lr_gamma: float = 0.1
-    min_lr: float = 0.0
-    clip_grad: float | None = None  # max global gradient norm
+    epochs: float | None = opt(None, "training epochs", shown="1 if no budget is given", check=positive)
+    steps: int | None = opt(None, "training steps (updates)", shown="none", check=positive)
+    max_time: float | None = opt(None, "seconds of training (evaluation and checkpoints not counted); alone, the "
+                                       "LR schedule is laid over this time", shown="none", check=positive)
+    batch_size: int = opt(64, "global batch: each of N replicas takes batch_size / N", check=positive)
+    # Optimizer (torch.optim) and learning-rate schedule, stepped every update.
+    optimizer: str = opt("sgd", "optimizer", choices=["sgd", "adam", "adamw", "rmsprop"])
+    lr: float = opt(0.05, "peak learning rate", check=positive)
+    momentum: float = opt(0.9, "momentum (sgd, rmsprop)", check=non_negative)
+    nesterov: bool = opt(False, "Nesterov momentum (sgd)")
+    weight_decay: float = opt(0.0, "weight decay (not on biases and norms)", check=non_negative)
+    beta1: float = opt(0.9, "Adam beta1", check=non_negative)
+    beta2: float = opt(0.999, "Adam beta2", check=non_negative)
+    schedule: str = opt("constant", "learning-rate schedule", choices=["constant", "step", "cosine", "onecycle"])
+    warmup_steps: int = opt(0, "linear warm-up steps", check=non_negative)
+    lr_step_size: int = opt(1000, "steps between decays (schedule step)", check=positive)
+    lr_gamma: float = opt(0.1, "decay factor (schedule step)", check=positive)
+    min_lr: float = opt(0.0, "final learning rate (cosine)", check=non_negative)
+    clip_grad: float | None = opt(None, "max global gradient norm", shown="no clipping", check=positive)
     # Evaluation, checkpoints, early stopping.
-    eval_every: int | None = None  # steps; default: once per epoch
-    checkpoint_every: int | None = None  # steps; a checkpoint is also written at every evaluation
-    monitor: str = "val_loss"  # metric that decides `best` and early stopping
-    monitor_mode: str = "auto"  # min | max | auto (max for *acc*, min otherwise)
-    patience: int | None = None  # evaluations without improvement before stopping early
-    test_on: str = "best"  # best | last: which weights the final test uses
-    log_every: int = 20  # steps between train-loss log rows
+    eval_every: int | None = opt(None, "steps between evaluations", shown="once per epoch", check=positive)
+    checkpoint_every: int | None = opt(None, "steps between extra checkpoints (one is also written at every "
+                                             "evaluation)", shown="at evaluations only", check=positive)
+    checkpoint_minutes: float | None = opt(5.0, "wall-clock minutes between checkpoints at the latest, so that an "
+                                                "early kill loses little", check=positive)
+    monitor: str = opt("val_loss", "validation metric that decides best.pt and early stopping")
+    monitor_mode: str = opt("auto", "min or max of --monitor (auto: max for *acc*)", choices=["auto", "min", "max"])
+    patience: int | None = opt(None, "evaluations without improvement before stopping early", shown="never",
+                               check=positive)
+    test_on: str = opt("best", "weights the final test uses", choices=["best", "last"])
+    log_every: int = opt(20, "steps between train-loss log rows", check=positive)
     # Process.
-    seed: int = 0
-    deterministic: bool = False
-    threads: int | None = None
-    device: str = "auto"  # auto | cpu | cuda | mps
-    amp: str = "none"  # none | bf16 | fp16 (autocast, CUDA only)
-    compile: bool = False
-    channels_last: bool = False
-    sync_bn: bool = False
-    workers: int = 0  # DataLoader worker processes (large data sets only)
-    progress: str = "auto"  # auto (bar on a terminal) | bar | lines | none
-    tensorboard: bool = False
+    seed: int = opt(0, "random seed (data order, initialization, augmentation)")
+    deterministic: bool = opt(False, "deterministic algorithms (slower)")
+    threads: int | None = opt(None, "CPU threads", shown="all cores", check=positive)
+    device: str = opt("auto", "device", choices=["auto", "cpu", "cuda", "mps"])
+    amp: str = opt("none", "autocast precision (CUDA; bf16 also on CPU)", choices=["none", "bf16", "fp16"])
+    compile: bool = opt(False, "torch.compile the model")
+    channels_last: bool = opt(False, "NHWC memory format (CUDA)")
+    sync_bn: bool = opt(False, "synchronized batch norm across replicas")
+    workers: int = opt(0, "DataLoader worker processes (large data sets only)", check=non_negative)
+    progress: str = opt("auto", "progress display (auto: a bar on a terminal)", choices=["auto", "bar", "lines", "none"])
+    tensorboard: bool = opt(False, "also log to TensorBoard (if installed)")
 
     def resolved_mode(self) -> str:
         if self.monitor_mode != "auto":
@@ -62,37 +72,18 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-_CHOICES = {
-    "optimizer": ["sgd", "adam", "adamw", "rmsprop"],
-    "schedule": ["constant", "step", "cosine", "onecycle"],
-    "monitor_mode": ["auto", "min", "max"],
-    "test_on": ["best", "last"],
-    "device": ["auto", "cpu", "cuda", "mps"],
-    "amp": ["none", "bf16", "fp16"],
-    "progress": ["auto", "bar", "lines", "none"],
-}
-
-
 def add_train_arguments(parser: argparse.ArgumentParser, defaults: dict | None = None) -> None:
-    """Add one `--option` per TrainConfig field. Every default is None, so that `merge` can tell which options
-    the user gave (they override a resumed run's config); `defaults` changes a system's own defaults."""
-    defaults = defaults or {}
-    group = parser.add_argument_group("training (engine)")
-    for f in fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        default = defaults.get(f.name, f.default if f.default is not MISSING else None)
-        help_ = f"default: {default}"
-        if f.type in ("bool", bool):
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
-            continue
-        typ = {"int": int, "float": float, "str": str, "int | None": int, "float | None": float}[str(f.type)]
-        group.add_argument(flag, dest=f.name, type=typ, default=None, choices=_CHOICES.get(f.name), help=help_)
+    """One `--option` per TrainConfig field, in a group of its own; `defaults` are the system's own defaults
+    (shown in the help). Every argparse default is None, so that `merge` can tell which options were given."""
+    add_dataclass_arguments(parser.add_argument_group("training (engine)"), TrainConfig, defaults)
 
 
 def merge(args: argparse.Namespace, base: dict | None = None, defaults: dict | None = None) -> TrainConfig:
-    """TrainConfig from: dataclass defaults < system defaults < base (a resumed run) < options given."""
+    """TrainConfig from: dataclass defaults < system defaults < base (a resumed run, a recipe) < options given."""
     d = TrainConfig().to_dict()
     d.update(defaults or {})
+    if base and base.keys() & BUDGET:  # a budget in the base replaces the system's default budget
+        d.update({k: None for k in BUDGET})
     d.update(base or {})
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     if given.keys() & BUDGET:  # a budget given on the command line replaces the default or stored one

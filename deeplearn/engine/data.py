@@ -16,6 +16,8 @@ from typing import Callable, Iterator, Protocol, Sequence
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from deeplearn.paths import DataError
+
 Batch = tuple  # (inputs, targets, ...) tensors
 BatchTransform = Callable[[Batch, torch.Generator], Batch]
 
@@ -68,7 +70,7 @@ class TensorSource:
         self.drop_last = shuffle if drop_last is None else drop_last  # training drops the ragged last batch
         self.transform = transform
         if shuffle and self.batches_per_epoch() == 0:
-            raise ValueError(f"{n} training samples are fewer than one batch of {batch_size * world}")
+            raise DataError(f"{n} training samples are fewer than one batch of {batch_size * world}: lower --batch-size")
 
     def __len__(self) -> int:
         return self.n
@@ -111,13 +113,14 @@ class LoaderSource:
 
     def __init__(self, dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, rank: int = 0,
                  world: int = 1, workers: int = 0, pin_memory: bool = False,
-                 transform: BatchTransform | None = None):
+                 transform: BatchTransform | None = None, collate: Callable | None = None):
         self.dataset, self.batch_size, self.shuffle, self.seed = dataset, batch_size, shuffle, seed
         self.rank, self.world, self.workers, self.pin_memory = rank, world, workers, pin_memory
         self.transform = transform
+        self.collate = collate  # e.g. images stacked, boxes kept as a list (ragged targets)
         self.n = len(dataset)  # type: ignore[arg-type]
         if shuffle and self.batches_per_epoch() == 0:
-            raise ValueError(f"{self.n} training samples are fewer than one batch of {batch_size * world}")
+            raise DataError(f"{self.n} training samples are fewer than one batch of {batch_size * world}: lower --batch-size")
 
     def __len__(self) -> int:
         return self.n
@@ -130,6 +133,7 @@ class LoaderSource:
                                 rank=self.rank, world=self.world, drop_last=self.shuffle)
         loader = DataLoader(self.dataset, batch_sampler=[b.tolist() for b in batches[start:]],
                             num_workers=self.workers, pin_memory=self.pin_memory, worker_init_fn=_seed_worker,
+                            collate_fn=self.collate,
                             generator=torch.Generator().manual_seed(self.seed * 7919 + epoch * 104729 + start),
                             persistent_workers=False)
         for i, batch in enumerate(loader, start):

@@ -31,10 +31,10 @@ def _fmt(v) -> str:
 
 
 class RunLogger:
-    def __init__(self, run_dir: Path, active: bool, total_steps: int, progress: str = "auto",
+    def __init__(self, metrics_path: Path, active: bool, total_steps: int, progress: str = "auto",
                  tensorboard: bool = False, resume_step: int = 0):
-        self.run_dir, self.active = Path(run_dir), active
-        self.metrics_path = self.run_dir / "metrics.jsonl"
+        self.metrics_path, self.active = Path(metrics_path), active
+        self.run_dir = self.metrics_path.parent
         self.bar = None
         self.tb = None
         if not active:

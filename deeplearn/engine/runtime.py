@@ -16,6 +16,7 @@ import torch
 import torch.distributed as dist
 
 from deeplearn.engine.config import TrainConfig
+from deeplearn.paths import DataError
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Runtime:
 
     def per_rank_batch(self, global_batch: int) -> int:
         if global_batch % self.world_size:
-            raise ValueError(f"batch size {global_batch} is not divisible by the {self.world_size} replicas")
+            raise DataError(f"--batch-size {global_batch} is not divisible by the {self.world_size} replicas")
         return global_batch // self.world_size
 
     def all_reduce_sum(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -60,9 +61,31 @@ class Runtime:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item() > 0)
 
-    def barrier(self) -> None:
-        if self.distributed:
-            dist.barrier()
+    def all_reduce_max(self, value: float) -> float:
+        """The largest `value` over the replicas (e.g. the slowest replica's clock)."""
+        if not self.distributed:
+            return value
+        comm_device = self.device if dist.get_backend() == "nccl" else torch.device("cpu")
+        t = torch.tensor([value], dtype=torch.float64, device=comm_device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return float(t.item())
+
+    def gather(self, obj) -> list:
+        """Every replica's `obj` (any picklable value), in rank order, on every replica: for metrics that are not
+        sums (e.g. detections for an mAP), where `all_reduce_sum` cannot be exact."""
+        if not self.distributed:
+            return [obj]
+        out: list = [None] * self.world_size
+        dist.all_gather_object(out, obj)
+        return out
+
+    def reduce_metrics(self, sums: dict) -> dict:
+        """Tensors summed over the replicas; lists (per-example records) concatenated in rank order."""
+        tensors = {k: v for k, v in sums.items() if not isinstance(v, list)}
+        out = self.all_reduce_sum(tensors)
+        for k in sorted(set(sums) - set(tensors)):
+            out[k] = [x for part in self.gather(sums[k]) for x in part]
+        return out
 
     def close(self) -> None:
         """Leave the process group (torchrun runs); a no-op in a single process."""
@@ -80,10 +103,10 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
             name = "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError("--device cuda was asked for, but CUDA is not available")
+            raise DataError("--device cuda: CUDA is not available on this machine (use --device cpu or auto)")
         return torch.device("cuda", local_rank % torch.cuda.device_count())
     if name == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError("--device mps was asked for, but MPS is not available")
+        raise DataError("--device mps: MPS is not available on this machine (use --device cpu or auto)")
     return torch.device(name)
 
 

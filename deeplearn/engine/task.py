@@ -54,6 +54,21 @@ class Task:
                 sums[k] = sums[k] + v.detach() if k in sums else v.detach()
         return sums
 
+    # What the engine's throughput counts: ("samples", 1); a text task counts characters: ("chars", seq_len).
+    throughput_unit: tuple[str, int] = ("samples", 1)
+
+    def batch_size_of(self, batch: Batch) -> int:
+        """Training samples in this replica's batch (what samples/s counts)."""
+        return len(batch[1])
+
+    def register_for_checkpointing(self, name: str, obj) -> None:
+        """Save `obj.state_dict()` in every checkpoint and restore it on resume (accelerate's idea): for state
+        that lives beside the model (an EMA of the weights, a running statistic, a data cursor)."""
+        self.__dict__.setdefault("_checkpointed", {})[name] = obj
+
+    def checkpointed(self) -> dict:
+        return dict(self.__dict__.get("_checkpointed", {}))
+
     def state_dict(self) -> dict:
         return {}
 

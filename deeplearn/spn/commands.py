@@ -11,13 +11,8 @@ SGD_DEFAULTS = {"epochs": 20, "batch_size": 512, "optimizer": "adam", "lr": 0.05
                 "log_every": 20}
 
 
-def register(sub) -> None:
-    spn = sub.add_parser("spn", help="sum-product networks: learn a tractable density model, query it exactly",
-                         description="Sum-product networks (Poon and Domingos 2011) as tensorized circuits on the "
-                                     "binary density-estimation benchmarks: LearnSPN, RAT-SPN and HCLT structures, "
-                                     "EM or SGD, exact likelihoods, marginals, MPE and samples.")
-    verbs = spn.add_subparsers(dest="spn_command", metavar="<verb>")
-
+def register(verbs) -> None:
+    """Add the spn verbs to `verbs` (the `deeplearn spn` sub-parsers)."""
     p = verbs.add_parser("train", help="learn a structure and its parameters on a benchmark data set")
     p.add_argument("--data", required=True, help="benchmark name (nltcs, plants, audio, jester, netflix, ...) or "
                                                  "digits (scikit-learn's 8x8 digits, 17 gray levels; rat or json)")
@@ -83,7 +78,6 @@ def register(sub) -> None:
     p.add_argument("--data", nargs="+", required=True)
     p.add_argument("--data-dir")
     p.set_defaults(func=cmd_baselines)
-    spn.set_defaults(func=lambda args: spn.print_help() or 0)
 
 
 def cmd_train(args) -> int:

@@ -2,47 +2,41 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import time
 from pathlib import Path
 
-from deeplearn.engine import config as engine_config
+from deeplearn.engine.command import TrainingSpec, add_training_arguments, default_run_dir, run_training, train_verb
 from deeplearn.paths import DataError
+from deeplearn.supervised.options import SupervisedOptions
 
 # What `deeplearn train` does with no options: the classical MLP (ReLU) on the embedded digits, in seconds.
 TRAIN_DEFAULTS = {"epochs": 30, "batch_size": 32, "optimizer": "sgd", "lr": 0.05, "momentum": 0.9,
                   "nesterov": True, "weight_decay": 1e-4, "schedule": "cosine", "monitor": "val_acc"}
 
 
-def register(sub) -> None:
-    from deeplearn.supervised.data import DATASETS
-    from deeplearn.supervised.encoding import AUGMENTATIONS
+def _build_task(opts, rt, c):
+    from deeplearn.supervised.task import build_task
 
+    return build_task(opts, rt, c.batch_size, c.seed, c.workers)
+
+
+def _describe(summary: dict) -> str:
+    if "test" not in summary:
+        return f"{summary['status']} after {summary['steps']} steps"
+    return (f"test accuracy: {summary['test']['test_acc']:.4f} ({summary['status']}, {summary['steps']} steps, "
+            f"{summary['train_time_s']:.1f} s training)")
+
+
+SPEC = TrainingSpec(system="supervised", options=SupervisedOptions, build_task=_build_task, defaults=TRAIN_DEFAULTS,
+                    run_name=lambda cfg: f"{cfg['model']}-{cfg['data']}", describe=_describe)
+
+
+def register(sub) -> None:
     p = sub.add_parser("train", help="supervised learning: train a classifier (default: the MLP on digits)",
                        description="Train an image classifier through the engine. With no options: the "
                                    "classical feed-forward net (ReLU) on scikit-learn's embedded 8x8 digits.")
-    p.add_argument("--model", help="a name from `deeplearn models` (default: mlp)")
-    p.add_argument("--data", choices=DATASETS, help="data set (default: digits, embedded)")
-    p.add_argument("--data-dir", help="data root (default: $DEEPLEARN_DATA); for imagefolder, the folder")
-    p.add_argument("--hidden", type=int, nargs="+", help="MLP hidden widths (default: 256 256)")
-    p.add_argument("--activation", choices=["relu", "tanh", "sigmoid"], help="MLP activation (default: relu)")
-    p.add_argument("--dropout", type=float, help="dropout probability where the model has dropout")
-    p.add_argument("--init", choices=["kaiming", "paper", "small-stem"],
-                   help="weight initialisation, for models that offer a choice (alexnet, zfnet; default kaiming; "
-                        "small-stem: kaiming with the paper's N(0, 0.01) first layer)")
-    p.add_argument("--val-fraction", type=float, help="part of train held out for validation (default 0.1)")
-    p.add_argument("--augment", choices=list(AUGMENTATIONS), help="training augmentation (default: none)")
-    p.add_argument("--label-smoothing", type=float, help="label smoothing of the cross-entropy (default 0)")
-    p.add_argument("--aux-weight", type=float, help="weight of auxiliary-classifier losses (default 0.3)")
-    p.add_argument("--image-size", type=int, help="crop size for imagefolder data (default 224)")
-    p.add_argument("--test-limit", type=int, metavar="N",
-                   help="test on a fixed random N of the test images (seed 0, the same for every run; "
-                        "for expensive models on CPU; default: all)")
-    p.add_argument("--out", help="run directory (default: runs/<model>-<data>-<time>)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR exactly where it stopped")
-    engine_config.add_train_arguments(p, TRAIN_DEFAULTS)
-    p.set_defaults(func=cmd_train)
+    add_training_arguments(p, SPEC)
+    p.set_defaults(func=train_verb(SPEC))
 
     p = sub.add_parser("evaluate", help="supervised learning: evaluate a trained run on its validation/test data")
     p.add_argument("run_dir")
@@ -54,12 +48,12 @@ def register(sub) -> None:
     p = sub.add_parser("predict", help="supervised learning: top-k classes for image files")
     p.add_argument("run_dir")
     p.add_argument("images", nargs="+")
-    p.add_argument("--top", type=int, default=3)
+    p.add_argument("--top", type=int, default=3, help="classes to show (default: 3)")
     p.add_argument("--weights", choices=["best", "last"], default="best")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("baseline", help="traditional machine learning (scikit-learn) on the same data")
-    p.add_argument("--data", choices=[d for d in DATASETS if d != "imagefolder"], default="digits")
+    p.add_argument("--data", choices=["digits", "mnist", "fashion-mnist", "cifar10"], default="digits")
     p.add_argument("--method", choices=["logreg", "svm", "forest"], default="logreg")
     p.add_argument("--data-dir")
     p.add_argument("--max-train", type=int, help="use only the first N training samples")
@@ -71,75 +65,32 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_models)
 
 
-TASK_KEYS = ["model", "data", "data_dir", "hidden", "activation", "dropout", "val_fraction", "augment",
-             "label_smoothing", "aux_weight", "image_size", "test_limit", "init"]
-
-
-def cmd_train(args) -> int:
-    summary = train(args)
-    if summary is not None and "test" in summary:
-        print(f"test accuracy: {summary['test']['test_acc']:.4f} ({summary['status']}, {summary['steps']} steps, "
-              f"{summary['train_time_s']:.1f} s training)")
-    return 0
-
-
 def train(args, on_eval=None) -> dict | None:
-    """`deeplearn train` from parsed options: build the task, fit it; the summary on replica 0, else None."""
-    from deeplearn.engine import fit, setup
-    from deeplearn.supervised.runs import read_config
-    from deeplearn.supervised.task import build_task
-
-    stored_train, stored_task = {}, {}
-    if args.resume:
-        stored = read_config(args.resume)
-        stored_train, stored_task = stored["train"], stored["task"]
-    c = engine_config.merge(args, stored_train, TRAIN_DEFAULTS)
-    opts = {**stored_task, **{k: getattr(args, k) for k in TASK_KEYS if getattr(args, k) is not None}}
-    rt = setup(c)
-    if rt.distributed and not (args.out or args.resume):
-        raise DataError("under torchrun give --out DIR, so that all replicas and restarts share one run directory")
-    task = build_task(opts, rt, c.batch_size, c.seed, c.workers)
-    run_dir = Path(args.resume or args.out or default_run_dir(task.config["model"], task.config["data"]))
-    resume = bool(args.resume) or restarted_with_checkpoint(run_dir)
-    if rt.is_main:
-        print(f"run directory: {run_dir}" + (" (resuming)" if resume else ""), flush=True)
-    summary = fit(task, c, rt, run_dir, resume=resume, on_eval=on_eval)
-    rt.close()  # after a failure, torchrun ends the processes; a peer may be gone, so no clean leave then
-    return summary if rt.is_main else None
-
-
-def restarted_with_checkpoint(run_dir: Path) -> bool:
-    """torchrun restarted the replicas after a failure (--max-restarts): continue from the last checkpoint."""
-    import os
-
-    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", 0)) > 0 and (run_dir / "checkpoints/last.pt").exists()
-
-
-def default_run_dir(*parts: str) -> str:
-    return str(Path("runs") / ("-".join(parts) + time.strftime("-%Y%m%d-%H%M%S")))
+    """`deeplearn train` from parsed options; the summary on replica 0, else None."""
+    return run_training(SPEC, args, on_eval=on_eval)
 
 
 def cmd_evaluate(args) -> int:
     from deeplearn.engine import TrainConfig, setup
-    from deeplearn.engine import checkpoint as ckpt
-    from deeplearn.supervised.runs import checkpoint_path, read_config
+    from deeplearn.engine.rundir import RunDir
     from deeplearn.supervised.task import build_task
 
-    cfg = read_config(args.run_dir)
+    run = RunDir(args.run_dir).require_system("supervised")
+    cfg = run.config
     opts = dict(cfg["task"])
     if args.data_dir:
         opts["data_dir"] = args.data_dir
     train_cfg = TrainConfig.from_dict(cfg["train"])
     rt = setup(TrainConfig(device=args.device, seed=train_cfg.seed))
     task = build_task(opts, rt, train_cfg.batch_size, train_cfg.seed)
-    path = checkpoint_path(args.run_dir, args.weights)
-    task.model.load_state_dict(ckpt.load(path)["model"])
+    path = run.checkpoint_path(args.weights)
+    task.model.load_state_dict(run.model_state(args.weights))
     model = task.model.to(rt.device).eval()
     result = {"weights": str(path)}
     for split, source in task.evals.items():
         result.update({f"{split}_{k}": v for k, v in
                        task.summarize(task.evaluate(model, source, rt.device)).items()})
-    Path(args.run_dir, "evaluate.json").write_text(json.dumps(result, indent=2) + "\n")
+    (run / "evaluate.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
 
@@ -167,10 +118,10 @@ def cmd_predict(args) -> int:
     import torch
 
     from deeplearn.supervised.encoding import Encoder
-    from deeplearn.supervised.models import logits_of
-    from deeplearn.supervised.runs import load_run
+    from deeplearn.models import logits_of
+    from deeplearn.models import load_classifier
 
-    model, meta = load_run(args.run_dir, args.weights)
+    model, meta = load_classifier(args.run_dir, args.weights)
     size = tuple(meta["input_shape"][1:])
     enc = Encoder(meta["pixel_max"], meta["mean"], meta["std"],
                   size=None if size == tuple(meta["data_shape"][1:]) else size, channels=meta["input_shape"][0])
@@ -186,20 +137,20 @@ def cmd_predict(args) -> int:
 
 
 def cmd_baseline(args) -> int:
-    from deeplearn.engine.logger import write_json
+    from deeplearn.engine.rundir import RunDir
     from deeplearn.supervised import baseline
 
     out = Path(args.out or default_run_dir("baseline", args.method, args.data))
     out.mkdir(parents=True, exist_ok=True)
     summary = baseline.run(args.method, args.data, args.data_dir, max_train=args.max_train, seed=args.seed)
-    write_json(out / "summary.json", summary)
+    RunDir(out).write_summary(summary)
     print(f"{args.method} on {args.data}: test accuracy {summary['test']['test_acc']:.4f} "
           f"(fit {summary['fit_time_s']:.1f} s); {out / 'summary.json'}")
     return 0
 
 
 def cmd_models(args) -> int:
-    from deeplearn.supervised import models
+    from deeplearn import models
 
     print(f"{'model':<22} {'parameters':>12}  {'input':<12} description")
     for spec in models.all_specs():

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deeplearn.datasets import DATASETS
 from deeplearn.paths import DataError, data_root
 
 
@@ -47,37 +48,60 @@ class ImageData:
         return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
 
 
-DATASETS = ["digits", "mnist", "fashion-mnist", "cifar10", "imagefolder"]
 FASHION = ["t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]
 CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
 def load(name: str, data_dir: str | None = None) -> ImageData:
-    if name == "digits":
-        return load_digits()
+    """An in-memory image data set by its registered name (deeplearn.datasets.DATASETS)."""
     if name == "imagefolder":
         raise DataError("imagefolder data is streamed from disk: use deeplearn.supervised.imagefolder")
+    return DATASETS.get(name)(data_dir)
+
+
+@DATASETS.register("digits", kind="images", description="scikit-learn's embedded 8x8 digits (no download)")
+def _digits(data_dir=None) -> ImageData:
+    return load_digits()
+
+
+def _mnist_like(name: str, data_dir, classes) -> ImageData:
     root = data_root(data_dir)
-    if name in ("mnist", "fashion-mnist"):
-        classes = [str(i) for i in range(10)] if name == "mnist" else FASHION
-        for cand in (f"images/{name}.npz", f"{name}.npz"):
-            if (root / cand).exists():
-                return load_npz(root / cand, name, classes, (28, 28))
-        if root.is_file() and root.suffix == ".npz":
-            return load_npz(root, name, classes, (28, 28))
-        for cand in (root / name, root / "images" / name, root):
-            if (cand / "train-images-idx3-ubyte").exists() or (cand / "train-images-idx3-ubyte.gz").exists():
-                return load_idx_dir(cand, name, classes)
-        raise DataError(f"no {name} data under {root}: expected images/{name}.npz or {name}/ with IDX files")
-    if name == "cifar10":
-        for cand in (root / "cifar-10-batches-py", root / "images" / "cifar-10-batches-py"):
-            if cand.is_dir():
-                return load_cifar_pickles(cand)
-        for cand in (root / "images" / "cifar10_jpeg.npz", root / "cifar10_jpeg.npz"):
-            if cand.exists():
-                return load_cifar_jpeg_npz(cand)
-        raise DataError(f"no CIFAR-10 under {root}: expected cifar-10-batches-py/ or images/cifar10_jpeg.npz")
-    raise DataError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+    for cand in (f"images/{name}.npz", f"{name}.npz"):
+        if (root / cand).exists():
+            return load_npz(root / cand, name, classes, (28, 28))
+    if root.is_file() and root.suffix == ".npz":
+        return load_npz(root, name, classes, (28, 28))
+    for cand in (root / name, root / "images" / name, root):
+        if (cand / "train-images-idx3-ubyte").exists() or (cand / "train-images-idx3-ubyte.gz").exists():
+            return load_idx_dir(cand, name, classes)
+    raise DataError(f"no {name} data under {root}: expected images/{name}.npz or {name}/ with IDX files")
+
+
+@DATASETS.register("mnist", kind="images", description="MNIST (images/mnist.npz or IDX files)")
+def _mnist(data_dir=None) -> ImageData:
+    return _mnist_like("mnist", data_dir, [str(i) for i in range(10)])
+
+
+@DATASETS.register("fashion-mnist", kind="images", description="Fashion-MNIST (npz or IDX files)")
+def _fashion(data_dir=None) -> ImageData:
+    return _mnist_like("fashion-mnist", data_dir, FASHION)
+
+
+@DATASETS.register("cifar10", kind="images",
+                   description="CIFAR-10 (cifar-10-batches-py/ or the project's images/cifar10_jpeg.npz)")
+def _cifar10(data_dir=None) -> ImageData:
+    root = data_root(data_dir)
+    for cand in (root / "cifar-10-batches-py", root / "images" / "cifar-10-batches-py"):
+        if cand.is_dir():
+            return load_cifar_pickles(cand)
+    for cand in (root / "images" / "cifar10_jpeg.npz", root / "cifar10_jpeg.npz"):
+        if cand.exists():
+            return load_cifar_jpeg_npz(cand)
+    raise DataError(f"no CIFAR-10 under {root}: expected cifar-10-batches-py/ or images/cifar10_jpeg.npz")
+
+
+DATASETS.add("imagefolder", None, kind="images",
+             description="a folder ROOT/train/<class>/*.jpg, ROOT/val/<class>/ (streamed; --data-dir ROOT)")
 
 
 def load_digits() -> ImageData:

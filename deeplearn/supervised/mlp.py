@@ -11,7 +11,7 @@ import math
 
 from torch import nn
 
-from deeplearn.supervised.models import register
+from deeplearn.models import register
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 

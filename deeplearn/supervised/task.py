@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 
@@ -12,15 +11,11 @@ import torch.nn.functional as F
 from deeplearn.engine import LoaderSource, Runtime, Task, TensorSource
 from deeplearn.paths import DataError
 from deeplearn.supervised import data as datasets
-from deeplearn.supervised import models
+from deeplearn import models
 from deeplearn.supervised.encoding import Encoder, channel_stats
 
-# Options of the supervised task (besides the engine's); stored in config.json so runs can be rebuilt.
-TASK_DEFAULTS = {
-    "model": "mlp", "data": "digits", "data_dir": None, "hidden": [256, 256], "activation": "relu",
-    "dropout": None, "val_fraction": 0.1, "augment": "none", "label_smoothing": 0.0, "aux_weight": 0.3,
-    "image_size": 224, "eval_batch_size": 1000, "test_limit": None, "init": None,
-}
+
+from deeplearn.supervised.options import TASK_DEFAULTS, SupervisedOptions  # noqa: E402,F401
 
 
 class ClassificationTask(Task):
@@ -87,23 +82,7 @@ def draw_confusion(conf: torch.Tensor, names: list[str], path: Path) -> None:
     plt.close(fig)
 
 
-def model_options(spec, opts: dict) -> dict:
-    """The task options the model's builder accepts: the parameters it names (the MLP: hidden/activation/dropout),
-    or, for a builder taking **options (the vision models), the options the user set (dropout, init)."""
-    params = inspect.signature(spec.build).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return {k: opts[k] for k in ("dropout", "init") if opts.get(k) is not None}
-    return {k: opts[k] for k in ("hidden", "activation", "dropout") if k in params and opts.get(k) is not None}
-
-
-def build_model(opts: dict, num_classes: int, input_shape):
-    spec = models.get(opts["model"])
-    try:
-        return spec.build(num_classes, tuple(input_shape), **model_options(spec, opts))
-    except TypeError as e:  # a vision builder refuses an option it does not have (e.g. --dropout for lenet5)
-        if "unknown options" in str(e):
-            raise DataError(f"--model {opts['model']}: {e}") from None
-        raise
+build_model = models.build_model
 
 
 def build_task(opts: dict, rt: Runtime, batch_size: int, seed: int, workers: int = 0) -> ClassificationTask:

@@ -39,6 +39,3 @@ def detach(state: State | None) -> State | None:
     """Cut the graph at a chunk boundary: truncated BPTT keeps the values, not the history."""
     return None if state is None else tuple(s.detach() for s in state)
 
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

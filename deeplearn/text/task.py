@@ -6,7 +6,6 @@ Loss: mean cross-entropy in nats per character; metrics: loss and bits per chara
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import torch
@@ -18,17 +17,14 @@ from deeplearn.paths import DataError
 from deeplearn.text.data import EvalStreams, StreamSource, Vocab, read_text, split_by_position
 from deeplearn.text.model import CharRNN, detach
 
-# Options of the text task (besides the engine's); stored in config.json so that a run can be rebuilt.
-TASK_DEFAULTS = {"file": None, "cell": "lstm", "hidden": 256, "layers": 2, "embed": None, "dropout": 0.0,
-                 "seq_len": 128, "val_fraction": 0.1, "eval_streams": 32,
-                 "carry_state": True}  # False: every chunk starts from a zero state (for comparison only)
+from deeplearn.text.options import TASK_DEFAULTS
 
 
 class TextTask(Task):
     def __init__(self, model, train, evals, config: dict, meta: dict):
         self.model, self.train, self.evals, self.config, self.meta = model, train, evals, config, meta
         self.state = None  # the training streams' hidden state after the last chunk (detached)
-        self.clock = None  # a TimeCosine schedule, when the LR follows the time budget
+        self.throughput_unit = ("chars", config["seq_len"])  # what the engine's throughput counts
 
     def forward(self, model, batch):
         x, _, reset = batch
@@ -55,27 +51,19 @@ class TextTask(Task):
         """One pass over the text, carrying each piece's state from chunk to chunk (the training state is kept)."""
         sums = {"loss": torch.zeros((), device=device, dtype=torch.float64),
                 "count": torch.zeros((), device=device, dtype=torch.long)}
-        t0 = time.perf_counter()
         state, carry = None, self.config.get("carry_state", True)
         for batch in source.iter_epoch(0):
             x, y, reset = to_device(batch, device)
             logits, state = model(x, state if carry and not bool(reset[0]) else None)
             for k, v in self.metric_sums(logits, (x, y)).items():
                 sums[k] += v
-        if self.clock is not None:
-            self.clock.pause(time.perf_counter() - t0)
         return sums
 
     def state_dict(self) -> dict:
-        out = {"state": list(self.state) if self.state is not None else []}
-        if self.clock is not None:
-            out["clock"] = self.clock.state_dict()
-        return out
+        return {"state": list(self.state) if self.state is not None else []}
 
     def load_state_dict(self, saved: dict) -> None:
         self.state = tuple(saved["state"]) if saved.get("state") else None
-        if self.clock is not None and "clock" in saved:
-            self.clock.load_state_dict(saved["clock"])
 
 
 def build_model(opts: dict, vocab_size: int) -> CharRNN:

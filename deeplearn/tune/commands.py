@@ -1,4 +1,5 @@
-"""`deeplearn tune`: search `deeplearn train` options with Optuna; every trial is a normal run directory."""
+"""`deeplearn tune`: search the train options of any trainable system with Optuna; every trial is a normal run
+directory made by that system's own run sequence."""
 
 from __future__ import annotations
 
@@ -9,16 +10,20 @@ EPILOG = """examples:
   deeplearn tune --param lr=loguniform:1e-4:1 --trials 20 --out runs/tune-lr -- --epochs 10
   deeplearn tune --space space.toml --trials 10 --study s1 --storage postgresql://host/db --out runs/s1
   deeplearn tune --trials 0 --out runs/tune-lr        (no new trials: the table and plot of the study)
-Train options after `--` are fixed for every trial; see `deeplearn train --help`. The space syntax is
+  deeplearn tune --system text --param lr=loguniform:1e-3:1e-2 --metric val_loss --trials 8 --out runs/tune-text \
+      -- data.txt --max-time 60
+Train options after `--` are fixed for every trial; see `deeplearn [SYSTEM] train --help`. The space syntax is
 in docs/tune.md."""
 
 
 def register(sub) -> None:
-    p = sub.add_parser("tune", help="hyperparameter search (Optuna) over any `deeplearn train` option",
+    p = sub.add_parser("tune", help="hyperparameter search (Optuna) over the train options of any trainable system",
                        description="Sample train options from a search space, train each trial as a run\n"
                                    "directory <out>/trials/<number>/, prune trials whose validation metric lags\n"
                                    "the median, and report a table and a plot.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--system", default="supervised",
+                   help="the system whose train options are searched (one with a training spec; default supervised)")
     p.add_argument("--space", metavar="TOML", help="search-space file: [params] and optional [fixed] tables")
     p.add_argument("--param", action="append", default=[], metavar="NAME=KIND:ARGS",
                    help="a searched option, e.g. lr=loguniform:1e-4:1, hidden=categorical:[64],[256,256] "
@@ -59,7 +64,8 @@ def cmd_tune(args) -> int:
     import optuna
 
     from deeplearn.paths import DataError
-    from deeplearn.supervised.commands import default_run_dir
+    from deeplearn.cli import get_system
+    from deeplearn.engine.command import default_run_dir
     from deeplearn.engine.trainer import TrainingError
     from deeplearn.tune import report, study as studies, trial as trials
     from deeplearn.tune.space import parse_params
@@ -68,7 +74,8 @@ def cmd_tune(args) -> int:
     space.update(parse_params(args.param))
     if not space and args.trials > 0:
         raise DataError("nothing to search: give --param NAME=KIND:ARGS or --space FILE")
-    parser = trials.train_parser()
+    spec = get_system(args.system).training_spec()
+    parser = trials.train_parser(spec)
     trials.check_options(parser, fixed, space)
     out = Path(args.out or default_run_dir("tune"))
     out.mkdir(parents=True, exist_ok=True)
@@ -85,7 +92,7 @@ def cmd_tune(args) -> int:
         print(f"  {p.name} = {p.describe()}")
 
     def objective(trial):
-        return trials.run_trial(trial, parser, fixed, space, out, args.metric, direction == "maximize",
+        return trials.run_trial(trial, spec, parser, fixed, space, out, args.metric, direction == "maximize",
                                 args.value)
 
     def announce(study, t):

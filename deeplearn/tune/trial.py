@@ -1,7 +1,8 @@
-"""One trial: a `deeplearn train` run in <out>/trials/<number>/, its evaluations reported to Optuna.
+"""One trial: a training run of any trainable system in <out>/trials/<number>/, its evaluations reported to Optuna.
 
 A trial's options are the fixed train options followed by the sampled ones (later options win in argparse),
-parsed by the train command's own parser, so a trial is exactly the run `deeplearn train <those options>` makes.
+parsed by the system's own train parser (built from its TrainingSpec), so a trial is exactly the run
+`deeplearn [SYSTEM] train <those options>` makes, through the same run sequence.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import optuna
 
 from deeplearn.engine.logger import plot_curves, write_json
+from deeplearn.engine.rundir import RunDir
 from deeplearn.engine.trainer import TrainingError
 from deeplearn.paths import DataError
 from deeplearn.tune.space import Param, option_tokens
@@ -25,14 +27,12 @@ class _RaisingParser(argparse.ArgumentParser):
         raise DataError(f"train options: {message}")
 
 
-def train_parser() -> argparse.ArgumentParser:
-    """The parser of `deeplearn train`, built by the train command itself."""
-    from deeplearn.supervised import commands
+def train_parser(spec) -> argparse.ArgumentParser:
+    """The train parser of the system whose TrainingSpec is `spec`."""
+    from deeplearn.engine.command import add_training_arguments
 
-    sub = _RaisingParser(prog="deeplearn").add_subparsers()
-    commands.register(sub)  # sub-parsers inherit the parser class: they raise too
-    parser = sub.choices["train"]
-    parser.allow_abbrev = False  # `--param moment=...` must not quietly mean --momentum
+    parser = _RaisingParser(prog=f"deeplearn {spec.system} train", allow_abbrev=False)  # `moment=` is no --momentum
+    add_training_arguments(parser, spec)
     return parser
 
 
@@ -47,13 +47,13 @@ def check_options(parser, fixed: list[str], space: dict[str, Param]) -> None:
             parser.parse_args(fixed + option_tokens(p.name, v))
 
 
-def train(args, on_eval) -> dict:
-    """What `deeplearn train` does, with an evaluation hook; one process per trial."""
-    from deeplearn.supervised.commands import train as supervised_train
+def train(spec, args, on_eval) -> dict:
+    """What the system's train verb does, with an evaluation hook; one process per trial."""
+    from deeplearn.engine.command import run_training
 
     if "WORLD_SIZE" in os.environ:
         raise DataError("tune runs each trial in one process; run several tune workers instead of torchrun")
-    return supervised_train(args, on_eval=on_eval)
+    return run_training(spec, args, on_eval=on_eval)
 
 
 class Reporter:
@@ -85,17 +85,18 @@ def trial_value(summary: dict, rep: Reporter, maximize: bool, use: str) -> float
     raise DataError(f"--metric {rep.metric}: the runs report {', '.join(known) or 'no metrics'}")
 
 
-def run_trial(trial: optuna.Trial, parser, fixed: list[str], space: dict[str, Param], out: Path, metric: str,
+def run_trial(trial: optuna.Trial, spec, parser, fixed: list[str], space: dict[str, Param], out: Path, metric: str,
               maximize: bool, use: str) -> float:
     values = {name: p.suggest(trial) for name, p in space.items()}
     argv = fixed + [tok for name, v in values.items() for tok in option_tokens(name, v)]
     run_dir = Path(out) / "trials" / str(trial.number)
-    if (run_dir / "config.json").exists():  # trial numbers are per study: another study used this --out
+    if RunDir(run_dir).exists():  # trial numbers are per study: another study used this --out
         raise DataError(f"{run_dir} already holds a run; give each study its own --out")
     trial.set_user_attr("run_dir", str(run_dir))
     trial.set_user_attr("train_args", argv)
     args = parser.parse_args(argv + ["--out", str(run_dir)])
     rep = Reporter(trial, metric)
+    run = RunDir(run_dir)
     record = {"number": trial.number, "params": values, "metric": metric, "train_args": argv,
               "intermediate": rep.values}
     start = time.perf_counter()
@@ -103,18 +104,18 @@ def run_trial(trial: optuna.Trial, parser, fixed: list[str], space: dict[str, Pa
     try:
         # What the run prints (its test line) goes to its own output.log: the study prints one line per trial.
         with open(run_dir / "output.log", "w") as log, contextlib.redirect_stdout(log):
-            summary = train(args, rep)
+            summary = train(spec, args, rep)
     except optuna.TrialPruned as e:
-        # The engine raised out of its loop after logging the row and writing checkpoints/last.pt; give the
+        # The engine raised out of its loop after logging the row and writing the last checkpoint; give the
         # run the summary and curves a finished run has, marked pruned.
-        write_json(run_dir / "summary.json", {"status": "pruned", "steps": rep.step, "final": rep.last,
-                                              "reason": str(e), "wall_time_s": time.perf_counter() - start})
-        plot_curves(run_dir / "metrics.jsonl", run_dir / "curves.png")
+        run.write_summary({"status": "pruned", "steps": rep.step, "final": rep.last, "reason": str(e),
+                           "wall_time_s": time.perf_counter() - start})
+        plot_curves(run.metrics_path, run.curves_path)
         trial.set_user_attr("note", str(e))
         write_json(run_dir / "trial.json", {**record, "state": "PRUNED", "value": rep.values[-1]})
         raise
     except TrainingError as e:  # e.g. the loss diverged at a large learning rate: a failed trial, not the end
-        write_json(run_dir / "summary.json", {"status": "failed", "error": str(e), "final": rep.last})
+        run.write_summary({"status": "failed", "error": str(e), "final": rep.last})
         trial.set_user_attr("note", str(e).split(";")[0])
         write_json(run_dir / "trial.json", {**record, "state": "FAIL", "value": None, "error": str(e)})
         raise

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-import torch
-
 from deeplearn.paths import DataError
 
 
-def load_image(path, input_shape, mean, std) -> torch.Tensor:
+def load_image(path, input_shape, mean, std):
     """An image file as the model's input (C x H x W): shorter side resized, centre crop, pixels / 255, normalized."""
+    import numpy as np
+    import torch
     from PIL import Image, UnidentifiedImageError
 
     c, h, w = input_shape
@@ -36,10 +35,10 @@ def load_image(path, input_shape, mean, std) -> torch.Tensor:
 
 
 def cmd_filters(args) -> int:
-    from deeplearn.supervised.runs import load_run
+    from deeplearn.models import load_classifier
     from deeplearn.vision.visualize import draw_filters, first_conv, first_layer_filters, low_frequency_share
 
-    model, _ = load_run(args.run_dir)
+    model, _ = load_classifier(args.run_dir)
     path = draw_filters(model, args.output)
     name, _ = first_conv(model)
     w = first_layer_filters(model)
@@ -49,10 +48,10 @@ def cmd_filters(args) -> int:
 
 
 def cmd_features(args) -> int:
-    from deeplearn.supervised.runs import load_run
+    from deeplearn.models import load_classifier
     from deeplearn.vision.visualize import draw_feature_maps
 
-    model, meta = load_run(args.run_dir)
+    model, meta = load_classifier(args.run_dir)
     x = load_image(args.image, meta["input_shape"], meta["mean"], meta["std"])
     try:
         path = draw_feature_maps(model, x, args.layer, args.output)
@@ -63,12 +62,7 @@ def cmd_features(args) -> int:
     return 0
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser("vision", help="draw what a trained vision network learned",
-                              description="First-layer filters and feature maps of a trained run.")
-    sub = p.add_subparsers(dest="vision_command", metavar="<vision command>")
-    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
-
+def register(sub) -> None:
     f = sub.add_parser("filters", help="first-layer filters as an image grid")
     f.add_argument("run_dir", metavar="RUN_DIR", help="a training run directory")
     f.add_argument("-o", "--output", default="filters.png", metavar="PNG", help="output PNG (default: filters.png)")

@@ -13,7 +13,7 @@ from deeplearn.engine.config import TrainConfig
 from deeplearn.paths import DataError
 from deeplearn.premises import ranker as ranker_mod
 from deeplearn.premises.corpus import Corpus, Problem, load_tptp_dir
-from deeplearn.premises.neural.base import ENCODERS
+from deeplearn.premises.neural.encoders import ENCODERS
 from deeplearn.premises.neural.encoding import Encoding
 from deeplearn.premises.neural.model import PremiseModel, padded
 from deeplearn.premises.neural.ranker import NeuralRanker
@@ -52,7 +52,7 @@ def trained(tmp_path_factory):
     return tiny_train(tmp_path_factory.mktemp("neural"))
 
 
-@pytest.mark.parametrize("kind", sorted(ENCODERS))
+@pytest.mark.parametrize("kind", ENCODERS.names())
 def test_the_two_encoders_have_separate_weights(kind):
     torch.manual_seed(0)
     m = PremiseModel(40, encoder=kind, **TINY)

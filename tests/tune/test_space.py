@@ -6,6 +6,7 @@ import pytest
 from deeplearn.cli import main
 from deeplearn.paths import DataError
 from deeplearn.tune import space
+from deeplearn.supervised.commands import SPEC
 from deeplearn.tune.trial import check_options, train_parser
 
 
@@ -68,7 +69,7 @@ def test_suggested_lists_come_back_as_lists():
 ])
 def test_options_are_checked_before_training(fixed, specs, message):
     with pytest.raises(DataError, match=message):
-        check_options(train_parser(), fixed, space.parse_params(specs))
+        check_options(train_parser(SPEC), fixed, space.parse_params(specs))
 
 
 def test_cli_reports_a_bad_space_without_training(tmp_path, capsys):

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from deeplearn.supervised.models import ClassifierOutput, count_parameters, get, logits_of
+from deeplearn.models import ClassifierOutput, count_parameters, get, logits_of
 
 NAMES = ["lenet5", "lenet5-modern", "alexnet", "alexnet-cifar", "zfnet", "zfnet-cifar", "googlenet",
          "googlenet-cifar", "bn-inception", "bn-inception-cifar"]

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from deeplearn.cli import main
-from deeplearn.supervised.models import ClassifierOutput, get
-from deeplearn.supervised.runs import load_run
+from deeplearn.models import ClassifierOutput, get
+from deeplearn.models import load_classifier as load_run
 from deeplearn.supervised.task import TASK_DEFAULTS, ClassificationTask
 from deeplearn.vision.flops import count_macs
 from deeplearn.vision.visualize import draw_filters, first_layer_filters

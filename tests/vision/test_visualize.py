@@ -1,4 +1,4 @@
-"""Filter grids and feature-map grids; the `deeplearn vision` commands with a stand-in for load_run."""
+"""Filter grids and feature-map grids; the `deeplearn vision` commands with a stand-in for load_classifier."""
 
 import sys
 import types
@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from deeplearn.cli import main
-from deeplearn.supervised.models import get
+from deeplearn.models import get
 from deeplearn.vision.visualize import draw_feature_maps, draw_filters, feature_maps, first_layer_filters
 
 
@@ -70,13 +70,13 @@ def test_layer_without_maps_is_refused():
 
 @pytest.fixture
 def fake_run(monkeypatch):
-    """Stand in for deeplearn.supervised.runs.load_run (written elsewhere) with a fresh LeNet-5."""
+    """Stand in for deeplearn.models.load_classifier (tested elsewhere) with a fresh LeNet-5."""
+    from deeplearn import models
+
     model, _ = build("lenet5")
     meta = {"input_shape": (1, 32, 32), "mean": [0.1307], "std": [0.3081], "class_names": list("0123456789"),
             "pixel_max": 255}
-    module = types.ModuleType("deeplearn.supervised.runs")
-    module.load_run = lambda run_dir: (model, meta)
-    monkeypatch.setitem(sys.modules, "deeplearn.supervised.runs", module)
+    monkeypatch.setattr(models, "load_classifier", lambda run_dir, weights="best": (model, meta))
     return model
 
 

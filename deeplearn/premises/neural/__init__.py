@@ -2,7 +2,7 @@
 embedded by two separately weighted encoders (LSTM, GRU, CNN or CNN->LSTM over tokens or characters), a head
 combines the two embeddings into a usefulness logit, and premises are ranked by it.
 
-`model.py` (the three parts), `encoding.py` (input ids), `data.py` (training pairs), `task.py` (the engine Task),
+`model.py` (the three parts), `encoders.py` and `heads.py` (their variants), `encoding.py` (input ids), `data.py` (training pairs), `task.py` (the engine Task),
 `train.py` (`premises train`, hard-negative mining), `ranker.py` (`--method neural --model RUN`, cached ranking).
 """
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-HEADS: dict[str, type] = {}
+from deeplearn.registry import Registry
+
+HEADS: Registry[type] = Registry("head")
 
 
 def register(name: str):
-    def deco(cls):
-        HEADS[name] = cls
-        return cls
-    return deco
+    return HEADS.register(name)
 
 
 @register("concat")

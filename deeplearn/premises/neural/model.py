@@ -12,8 +12,7 @@ import torch
 from torch import nn
 
 from deeplearn.paths import DataError
-from deeplearn.premises.neural import cnn, cnn_lstm, gru, lstm  # noqa: F401  (register the encoders)
-from deeplearn.premises.neural.base import ENCODERS
+from deeplearn.premises.neural.encoders import ENCODERS
 from deeplearn.premises.neural.heads import HEADS
 
 MODEL_DEFAULTS = {"encoder": "lstm", "head": "concat", "embed_dim": 32, "hidden": 64, "layers": 1,
@@ -26,11 +25,8 @@ class PremiseModel(nn.Module):
                  hidden: int = 64, layers: int = 1, kernel: int = 5, head_hidden: int = 128, pool: str = "max",
                  share_embedding: bool = False, mirror_init: bool = False):
         super().__init__()
-        if encoder not in ENCODERS:
-            raise DataError(f"unknown encoder {encoder!r}; choose from {', '.join(sorted(ENCODERS))}")
-        if head not in HEADS:
-            raise DataError(f"unknown head {head!r}; choose from {', '.join(sorted(HEADS))}")
-        enc = ENCODERS[encoder]
+        enc = ENCODERS.get(encoder)  # an unknown name is a DataError listing the known ones
+        head_cls = HEADS.get(head)
         self.conjecture = enc(vocab_size, embed_dim, hidden, layers, kernel, pool=pool)
         self.premise = enc(vocab_size, embed_dim, hidden, layers, kernel, pool=pool)  # same shape, its own weights
         if mirror_init:
@@ -42,7 +38,7 @@ class PremiseModel(nn.Module):
             # the same vector, so what the encoders learn about matching frequent symbols carries over to rare and
             # unseen (hashed) ones; with two tables, each symbol's pair of vectors must be aligned by its own data
             self.premise.embed = self.conjecture.embed
-        self.head = HEADS[head](self.conjecture.out_dim, self.premise.out_dim, head_hidden)
+        self.head = head_cls(self.conjecture.out_dim, self.premise.out_dim, head_hidden)
 
     def forward(self, c_ids, c_len, p_ids, p_len, c_index, p_index) -> torch.Tensor:
         """Logits for pairs (c_index[i], p_index[i]) of the distinct conjectures and premises given."""

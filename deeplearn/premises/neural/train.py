@@ -9,58 +9,82 @@ RUN/ranker.json + RUN/model.pt. `--resume` skips finished rounds and resumes an 
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from deeplearn.engine import config as engine_config
+from deeplearn.engine.options import add_dataclass_arguments, defaults_of, fraction, given, non_negative, opt, positive
 from deeplearn.paths import DataError
 
+
+def _encoders() -> list[str]:
+    from deeplearn.premises.neural.encoders import ENCODERS
+
+    return ENCODERS.names()
+
+
+def _heads() -> list[str]:
+    from deeplearn.premises.neural.heads import HEADS
+
+    return HEADS.names()
+
+
 # Adam with clipping: the usual stable choice for small LSTMs. Batch 256: an LSTM step costs about the same for 64
-# or 256 pairs on this CPU (the time goes into the sequential recurrence), so 4x the pairs per second. A 15-minute
-# budget for round 0 (one mining round follows): the recipe of docs/premises_neural.md, under 30 minutes in all.
+# or 256 pairs on this CPU (the time goes into the sequential recurrence), so 4x the pairs per second. Round 0 is
+# about 15 minutes on a quiet machine (one mining round follows): the recipe of docs/premises_neural.md.
 # One thread: small recurrent steps do not parallelize, and with a second job on the other core 2 threads made an
 # LSTM step 250x slower here (6 s instead of 24 ms: the threads wait on each other).
 # The best checkpoint of a round is the one with the lowest validation pair loss. Each evaluation also ranks the
 # validation problems (val_recall@k, val_auc, logged); choosing checkpoints and rounds by that ranking was tried
 # and ranked the test split worse (docs/premises_neural.md: 43 validation problems are a noisy guide).
-TRAIN_DEFAULTS = {"epochs": 100, "max_time": 900, "batch_size": 256, "optimizer": "adam", "lr": 3e-3,
+# Round 0's budget is in steps, so that the same command makes the same model on a busy machine: 483 steps are what
+# the README's 15-minute (--max-time 900) run made on a quiet one (docs/premises_neural.md); with Adam's constant
+# LR and the same data order the 483-step run is that run. --max-time stays an option.
+TRAIN_DEFAULTS = {"steps": 483, "batch_size": 256, "optimizer": "adam", "lr": 3e-3,
                   "clip_grad": 1.0, "monitor": "val_loss", "log_every": 50, "progress": "lines", "threads": 1}
 # The model and data recipe measured best on the test split (docs/premises_neural.md, "what moved the needle"):
 # DeepMath's two LSTMs, reading one shared symbol table, started equal, with the interaction head; negatives
 # k-NN-ranked, random and popularity-matched; self pairs; one round of hard-negative mining.
-TASK_DEFAULTS = {"encoder": "lstm", "level": "token", "head": "interact", "embed_dim": 64, "hidden": 128,
-                 "layers": 1, "kernel": 5, "head_hidden": 128, "pool": "max", "max_len": 192, "min_count": 2,
-                 "buckets": 1024, "random_ratio": 2.0, "popular_ratio": 2.0, "self_ratio": 1.0, "hard_rounds": 1,
-                 "hard_epochs": 1, "val_fraction": 0.05, "share_embedding": True, "mirror_init": True}
+
+
+@dataclass
+class NeuralOptions:
+    encoder: str = opt("lstm", "the two encoders", choices=_encoders)
+    level: str = opt("token", "what the encoders read", choices=["token", "char"])
+    head: str = opt("interact", "how the two embeddings combine into a score", choices=_heads)
+    embed_dim: int = opt(64, "symbol embedding size", check=positive)
+    hidden: int = opt(128, "encoder width", check=positive)
+    layers: int = opt(1, "encoder layers", check=positive)
+    kernel: int = opt(5, "convolution width (cnn encoders)", check=positive)
+    head_hidden: int = opt(128, "hidden units of the head", check=positive)
+    pool: str = opt("max", "recurrent encoders: max over outputs, or the last output", choices=["max", "last"])
+    max_len: int = opt(192, "tokens per formula read", check=positive)
+    min_count: int = opt(2, "occurrences a symbol needs for an embedding of its own", check=positive)
+    buckets: int = opt(1024, "hash buckets for rarer symbols", check=positive)
+    random_ratio: float = opt(2.0, "random negatives per positive", check=non_negative)
+    popular_ratio: float = opt(2.0, "popularity-matched negatives per positive", check=non_negative)
+    self_ratio: float = opt(1.0, "self pairs (a premise is useful for itself) per positive", check=non_negative)
+    hard_rounds: int = opt(1, "rounds of hard-negative mining after round 0", check=non_negative)
+    hard_epochs: float = opt(1.0, "epochs of each mining round", check=positive)
+    val_fraction: float = opt(0.05, "training problems held out for validation", check=fraction)
+    share_embedding: bool = opt(True, "one symbol-embedding table for both encoders (their LSTM/CNN weights stay "
+                                      "separate)")
+    mirror_init: bool = opt(True, "start the premise encoder as a copy of the conjecture encoder (separate "
+                                  "weights after)")
+
+
+TASK_DEFAULTS = defaults_of(NeuralOptions)
 
 
 def register(sub, corpus_opts) -> None:
-    from deeplearn.premises.neural.base import ENCODERS
-    from deeplearn.premises.neural.heads import HEADS
-    from deeplearn.premises.neural import model  # noqa: F401  (fills ENCODERS)
-
     sp = sub.add_parser("train", help="train the neural ranker (DeepMath-style two-encoder model) via the engine")
     corpus_opts(sp)
     sp.add_argument("--out", required=True, help="run directory (model: RUN/ranker.json, RUN/model.pt)")
     sp.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     sp.add_argument("--all-problems", action="store_true", help="train on every problem (no held-out test split)")
-    g = sp.add_argument_group("model and data")
-    g.add_argument("--encoder", choices=sorted(ENCODERS), help="default lstm")
-    g.add_argument("--level", choices=["token", "char"], help="default token")
-    g.add_argument("--head", choices=sorted(HEADS), help="default concat")
-    g.add_argument("--pool", choices=["max", "last"], help="recurrent encoders: max over outputs (default) or last")
-    for name, typ in [("embed_dim", int), ("hidden", int), ("layers", int), ("kernel", int), ("head_hidden", int),
-                      ("max_len", int), ("min_count", int), ("buckets", int), ("random_ratio", float),
-                      ("popular_ratio", float), ("self_ratio", float), ("hard_rounds", int), ("hard_epochs", float), ("val_fraction", float)]:
-        g.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, help=f"default {TASK_DEFAULTS[name]}")
-    g.add_argument("--share-embedding", action=argparse.BooleanOptionalAction, default=None,
-                   help="one symbol-embedding table for both encoders (their LSTM/CNN weights stay separate); "
-                        f"default {TASK_DEFAULTS['share_embedding']}")
-    g.add_argument("--mirror-init", action=argparse.BooleanOptionalAction, default=None,
-                   help="start the premise encoder as a copy of the conjecture encoder (separate weights after); "
-                        f"default {TASK_DEFAULTS['mirror_init']}")
+    add_dataclass_arguments(sp.add_argument_group("model and data"), NeuralOptions)
     engine_config.add_train_arguments(sp, TRAIN_DEFAULTS)
     sp.set_defaults(func=cmd_train)
 
@@ -72,8 +96,7 @@ def cmd_train(args) -> int:
          else corpus_mod.load_mptp(args.data_dir, args.limit))
     out = Path(args.out)
     stored = json.loads((out / "train.json").read_text()) if args.resume and (out / "train.json").exists() else {}
-    opts = {**TASK_DEFAULTS, **stored.get("task", {}),
-            **{k: getattr(args, k) for k in TASK_DEFAULTS if getattr(args, k, None) is not None}}
+    opts = {**TASK_DEFAULTS, **stored.get("task", {}), **given(args, NeuralOptions)}
     tc = engine_config.merge(args, stored.get("train"), TRAIN_DEFAULTS)
     ranker, report = train(c, opts, tc, out, resume=args.resume, test_fraction=args.test_fraction,
                            all_problems=args.all_problems, where=str(args.tptp_dir or c.root))
@@ -86,6 +109,7 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
     """Train on the corpus's training split; returns the fitted NeuralRanker and a report (also RUN/report.json)."""
     from deeplearn.engine import checkpoint as ckpt
     from deeplearn.engine import fit, setup
+    from deeplearn.engine.rundir import RunDir
     from deeplearn.premises import evaluate as ev
     from deeplearn.premises.knn import KNN
     from deeplearn.premises.neural import data
@@ -131,11 +155,11 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
         task = PairTask(model, encoding, pool, rows, val_rows, tc.batch_size, tc.seed, rt, opts, meta, val_rank)
         rc = tc if rnd == 0 else engine_config.TrainConfig.from_dict(
             {**tc.to_dict(), "epochs": opts["hard_epochs"], "steps": None, "max_time": None})
-        if (rdir / "summary.json").exists():  # finished before an interruption: reuse its weights
-            summary = json.loads((rdir / "summary.json").read_text())
+        if RunDir(rdir).summary is not None:  # finished before an interruption: reuse its weights
+            summary = RunDir(rdir).summary
         else:
-            summary = fit(task, rc, rt, rdir, resume=resume and (rdir / "checkpoints" / "last.pt").exists())
-        best = rdir / "checkpoints" / ("best.pt" if (rdir / "checkpoints" / "best.pt").exists() else "last.pt")
+            summary = fit(task, rc, rt, rdir, resume=resume and RunDir(rdir).has_checkpoint(), system="premises")
+        best = RunDir(rdir).checkpoint_path("best")
         model.load_state_dict(ckpt.load(best)["model"])
         row = {"round": rnd, "pairs": len(rows), "positives": int(sum(r[2] for r in rows)),
                "steps": summary["steps"], "train_time_s": summary["train_time_s"],

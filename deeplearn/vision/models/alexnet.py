@@ -23,8 +23,8 @@ from collections import OrderedDict
 
 from torch import nn
 
-from deeplearn.vision.models.common import check_input, check_options, init_weights, lrn
-from deeplearn.supervised.models import register
+from deeplearn.vision.models.common import init_weights, lrn
+from deeplearn.models import register_family
 
 PAPER = "Krizhevsky, Sutskever, Hinton 2012, ImageNet Classification with Deep Convolutional Neural Networks"
 
@@ -75,19 +75,6 @@ def _paper_init(model: nn.Module) -> None:
             nn.init.constant_(m.bias, 1.0 if ones else 0.0)  # bias 1 feeds ReLUs positive inputs early
 
 
-def _build(name, num_classes, input_shape, options, cifar):
-    check_options(name, options, {"dropout", "init"})
-    channels = check_input(name, input_shape, (32, 32) if cifar else (227, 227))
-    return AlexNet(num_classes, channels, cifar=cifar, **options)
-
-
-@register("alexnet", "AlexNet (2012): LRN, overlapping pooling, dropout, GPU split as grouped convs",
-          input_size=(227, 227), channels=3, paper=PAPER)
-def build_alexnet(num_classes: int, input_shape, **options) -> nn.Module:
-    return _build("alexnet", num_classes, input_shape, options, cifar=False)
-
-
-@register("alexnet-cifar", "AlexNet for 32x32: conv1 stride 1, rest as the paper",
-          input_size=(32, 32), channels=3, paper=PAPER)
-def build_alexnet_cifar(num_classes: int, input_shape, **options) -> nn.Module:
-    return _build("alexnet-cifar", num_classes, input_shape, options, cifar=True)
+register_family("alexnet", AlexNet, size=(227, 227), options={"dropout", "init"}, paper=PAPER,
+                description="AlexNet (2012): LRN, overlapping pooling, dropout, GPU split as grouped convs",
+                cifar_description="AlexNet for 32x32: conv1 stride 1, rest as the paper")

@@ -24,8 +24,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deeplearn.supervised.models import register
-from deeplearn.vision.models.common import check_input, check_options, init_kaiming
+from deeplearn.models import register_family
+from deeplearn.vision.models.common import init_kaiming
 
 PAPER = "Ioffe, Szegedy 2015, Batch Normalization (arXiv 1502.03167), Figure 5"
 
@@ -95,19 +95,6 @@ class BNInception(nn.Module):
         return self.fc(self.avgpool(x).flatten(1))
 
 
-def _build(name, num_classes, input_shape, options, cifar):
-    check_options(name, options, set())
-    channels = check_input(name, input_shape, (32, 32) if cifar else (224, 224))
-    return BNInception(num_classes, channels, cifar=cifar)
-
-
-@register("bn-inception", "BN-Inception / Inception-v2 (2015): batch norm, double 3x3, stride-2 modules",
-          input_size=(224, 224), channels=3, paper=PAPER)
-def build_bn_inception(num_classes: int, input_shape, **options) -> nn.Module:
-    return _build("bn-inception", num_classes, input_shape, options, cifar=False)
-
-
-@register("bn-inception-cifar", "BN-Inception for 32x32: stem without downsampling, rest as the paper",
-          input_size=(32, 32), channels=3, paper=PAPER)
-def build_bn_inception_cifar(num_classes: int, input_shape, **options) -> nn.Module:
-    return _build("bn-inception-cifar", num_classes, input_shape, options, cifar=True)
+register_family("bn-inception", BNInception, size=(224, 224), options=set(), paper=PAPER,
+                description="BN-Inception / Inception-v2 (2015): batch norm, double 3x3, stride-2 modules",
+                cifar_description="BN-Inception for 32x32: stem without downsampling, rest as the paper")

@@ -4,19 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-
-def check_input(name: str, input_shape, size: tuple[int, int]) -> int:
-    """Return the channel count of `input_shape` (C, H, W); the spatial size must be the one the net is built for."""
-    c, h, w = input_shape
-    if (h, w) != tuple(size):
-        raise ValueError(f"{name} takes {size[0]}x{size[1]} inputs, got {h}x{w}: resize or crop the data to fit")
-    return int(c)
-
-
-def check_options(name: str, options: dict, allowed: set[str]) -> None:
-    unknown = set(options) - allowed
-    if unknown:
-        raise TypeError(f"{name}: unknown options {sorted(unknown)}; known: {sorted(allowed) or 'none'}")
+from deeplearn.models import check_input, check_options  # noqa: F401  (the models' shared checks)
 
 
 def lrn() -> nn.LocalResponseNorm:

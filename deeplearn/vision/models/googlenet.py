@@ -23,8 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deeplearn.supervised.models import ClassifierOutput, register
-from deeplearn.vision.models.common import check_input, check_options, init_kaiming, lrn
+from deeplearn.models import ClassifierOutput, register_family
+from deeplearn.vision.models.common import init_kaiming, lrn
 
 PAPER = "Szegedy et al. 2014, Going Deeper with Convolutions (arXiv 1409.4842)"
 
@@ -115,19 +115,6 @@ class GoogLeNet(nn.Module):
         return ClassifierOutput(logits, tuple(aux))
 
 
-def _build(name, num_classes, input_shape, options, cifar):
-    check_options(name, options, {"dropout", "aux_logits"})
-    channels = check_input(name, input_shape, (32, 32) if cifar else (224, 224))
-    return GoogLeNet(num_classes, channels, cifar=cifar, **options)
-
-
-@register("googlenet", "GoogLeNet / Inception-v1 (2014): true 5x5 branches, LRN, two auxiliary heads",
-          input_size=(224, 224), channels=3, paper=PAPER)
-def build_googlenet(num_classes: int, input_shape, **options) -> nn.Module:
-    return _build("googlenet", num_classes, input_shape, options, cifar=False)
-
-
-@register("googlenet-cifar", "GoogLeNet for 32x32: stem without downsampling, rest as the paper",
-          input_size=(32, 32), channels=3, paper=PAPER)
-def build_googlenet_cifar(num_classes: int, input_shape, **options) -> nn.Module:
-    return _build("googlenet-cifar", num_classes, input_shape, options, cifar=True)
+register_family("googlenet", GoogLeNet, size=(224, 224), options={"dropout", "aux_logits"}, paper=PAPER,
+                description="GoogLeNet / Inception-v1 (2014): true 5x5 branches, LRN, two auxiliary heads",
+                cifar_description="GoogLeNet for 32x32: stem without downsampling, rest as the paper")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deeplearn.supervised.models import register
+from deeplearn.models import register
 from deeplearn.vision.models.common import check_input, check_options
 
 PAPER = "LeCun, Bottou, Bengio, Haffner 1998, Gradient-based learning applied to document recognition"

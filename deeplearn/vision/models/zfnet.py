@@ -23,8 +23,8 @@ from collections import OrderedDict
 
 from torch import nn
 
-from deeplearn.supervised.models import register
-from deeplearn.vision.models.common import check_input, check_options, init_weights, lrn
+from deeplearn.models import register_family
+from deeplearn.vision.models.common import init_weights, lrn
 
 PAPER = "Zeiler, Fergus 2013, Visualizing and Understanding Convolutional Networks (arXiv 1311.2901)"
 
@@ -79,19 +79,6 @@ def _paper_init(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def _build(name, num_classes, input_shape, options, cifar):
-    check_options(name, options, {"dropout", "init"})
-    channels = check_input(name, input_shape, (32, 32) if cifar else (224, 224))
-    return ZFNet(num_classes, channels, cifar=cifar, **options)
-
-
-@register("zfnet", "Zeiler-Fergus net: 7x7/2 first layer, stride-2 conv2, dense connections",
-          input_size=(224, 224), channels=3, paper=PAPER)
-def build_zfnet(num_classes: int, input_shape, **options) -> nn.Module:
-    return _build("zfnet", num_classes, input_shape, options, cifar=False)
-
-
-@register("zfnet-cifar", "Zeiler-Fergus net for 32x32: conv1 stride 1, no pool1, rest as the paper",
-          input_size=(32, 32), channels=3, paper=PAPER)
-def build_zfnet_cifar(num_classes: int, input_shape, **options) -> nn.Module:
-    return _build("zfnet-cifar", num_classes, input_shape, options, cifar=True)
+register_family("zfnet", ZFNet, size=(224, 224), options={"dropout", "init"}, paper=PAPER,
+                description="Zeiler-Fergus net: 7x7/2 first layer, stride-2 conv2, dense connections",
+                cifar_description="Zeiler-Fergus net for 32x32: conv1 stride 1, no pool1, rest as the paper")

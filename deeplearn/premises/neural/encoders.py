@@ -1,7 +1,13 @@
-"""The encoder interface every variant implements, and the registry `--encoder` chooses from.
+"""The formula encoders (`--encoder`): the interface every variant implements, the variants, their registry.
 
 An encoder maps a padded batch of id sequences `ids` (B, T) with `lengths` (B,) to embeddings (B, out_dim).
 The conjecture and the premise each get their own encoder instance (separate weights, as DeepMath).
+
+    lstm      the lecture's encoder: an LSTM over the formula (DeepMath's best model)
+    gru       a GRU instead (one of DeepMath's alternatives)
+    cnn       stacked 1-D convolutions, then max over time (DeepMath's fastest variant)
+    cnn-lstm  local convolution features read by an LSTM
+Recurrent encoders pool with max over their outputs (default) or take the last output (DeepMath's choice).
 """
 
 from __future__ import annotations
@@ -10,14 +16,15 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-ENCODERS: dict[str, type] = {}
+from deeplearn.registry import Registry
+
+ENCODERS: Registry[type] = Registry("encoder")
 
 
 def register(name: str):
     def deco(cls):
-        ENCODERS[name] = cls
         cls.kind = name
-        return cls
+        return ENCODERS.add(name, cls)
     return deco
 
 
@@ -79,3 +86,44 @@ class ConvStack(nn.Module):
         for conv in self.convs:
             h = torch.relu(conv(h)) * mask  # zero the padding again: the next layer must not see its activations
         return h.transpose(1, 2)
+
+
+@register("lstm")
+class LSTMEncoder(Encoder):
+    def __init__(self, vocab_size, embed_dim=32, hidden=64, layers=1, kernel=5, pool="max"):
+        super().__init__(vocab_size, embed_dim, hidden, pool=pool)
+        self.rnn = forget_bias(nn.LSTM(embed_dim, hidden, num_layers=layers, batch_first=True))
+
+    def forward(self, ids, lengths):
+        return last_state(self.rnn, self.embed(ids), lengths, self.pool)
+
+
+@register("gru")
+class GRUEncoder(Encoder):
+    def __init__(self, vocab_size, embed_dim=32, hidden=64, layers=1, kernel=5, pool="max"):
+        super().__init__(vocab_size, embed_dim, hidden, pool=pool)
+        self.rnn = nn.GRU(embed_dim, hidden, num_layers=layers, batch_first=True)
+
+    def forward(self, ids, lengths):
+        return last_state(self.rnn, self.embed(ids), lengths, self.pool)
+
+
+@register("cnn")
+class CNNEncoder(Encoder):
+    def __init__(self, vocab_size, embed_dim=32, hidden=64, layers=2, kernel=5, pool="max"):
+        super().__init__(vocab_size, embed_dim, hidden)
+        self.convs = ConvStack(embed_dim, hidden, layers, kernel)
+
+    def forward(self, ids, lengths):
+        return masked_max(self.convs(self.embed(ids), lengths), lengths)
+
+
+@register("cnn-lstm")
+class CNNLSTMEncoder(Encoder):
+    def __init__(self, vocab_size, embed_dim=32, hidden=64, layers=1, kernel=5, pool="max"):
+        super().__init__(vocab_size, embed_dim, hidden, pool=pool)
+        self.convs = ConvStack(embed_dim, hidden, 1, kernel)
+        self.rnn = forget_bias(nn.LSTM(hidden, hidden, num_layers=layers, batch_first=True))
+
+    def forward(self, ids, lengths):
+        return last_state(self.rnn, self.convs(self.embed(ids), lengths), lengths, self.pool)
