@@ -31,6 +31,8 @@ SYSTEMS = [
            "deeplearn.premises.commands"),
     System("arora", "Arora et al. 2014: random sparse deep nets, their provable layer-wise learner, an SGD baseline",
            "deeplearn.arora.commands", training="deeplearn.arora.commands:SPEC"),
+    System("spn", "sum-product networks: learn tractable density models, query them exactly",
+           "deeplearn.spn.commands"),
 ]
 
 
