@@ -40,7 +40,7 @@ def test_every_help_default_is_the_default_that_is_used():
             for f in fields(cls):
                 help_ = by_dest[f.name].help
                 value = overrides.get(f.name, default_of(f))
-                shown = re.search(r"\(default: (.*)\)$", help_).group(1)
+                shown = re.search(r".*\(default: (.*)\)$", help_).group(1)
                 expected = f.metadata.get("shown") if value is None and f.metadata.get("shown") else (
                     " ".join(map(str, value)) if isinstance(value, list) else str(value))
                 assert shown == expected, (spec.system, f.name, help_)

@@ -23,7 +23,7 @@ class TextTask(Task):
     def __init__(self, model, train, evals, config: dict, meta: dict):
         self.model, self.train, self.evals, self.config, self.meta = model, train, evals, config, meta
         self.state = None  # the training streams' hidden state after the last chunk (detached)
-        self.throughput_unit = ("chars", config["seq_len"])  # what the engine's throughput counts
+        self.throughput_unit = ("chars", config.get("seq_len", TASK_DEFAULTS["seq_len"]))  # what the engine's throughput counts
 
     def forward(self, model, batch):
         x, _, reset = batch

@@ -28,8 +28,12 @@ def test_draw_filters(tmp_path, name, shape):
     n, k = shape[0], shape[2]
     cols = int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / cols))
-    # every filter drawn at >= 48 px (small kernels enlarged), in a near-square grid
-    assert im.size[0] >= cols * 48 and im.size[1] >= rows * 48 and im.size[0] < cols * (48 + k + 2) + 2
+    # every filter drawn at >= 48 px (small kernels enlarged), in a near-square grid at least 480 px wide
+    from deeplearn.vision.visualize import MIN_WIDTH
+
+    cell = max(48, cols * k and -(-MIN_WIDTH // (cols * k)) * k)
+    assert im.size[0] >= max(cols * 48, MIN_WIDTH) and im.size[1] >= rows * 48
+    assert im.size[0] < cols * (cell + k + 2) + 2
     assert im.mode == "RGB"
     pixels = np.asarray(im)
     assert pixels.min() == 0 and pixels.max() == 255  # each filter is stretched to the full range
