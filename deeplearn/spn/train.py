@@ -128,6 +128,6 @@ def run_sgd(circuit: Circuit, data: dict, args, run_dir: Path, name: str) -> dic
     rt = setup(c)
     task = SPNTask(circuit, data, c.batch_size, c.seed, rt, config={"data": name, "structure": args.structure},
                    meta={"num_vars": circuit.num_vars})
-    summary = fit(task, c, rt, run_dir)
+    summary = fit(task, c, rt, run_dir, system="spn")  # after structure learning: one engine stage
     circuit.to("cpu")
     return summary
