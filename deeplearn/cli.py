@@ -71,9 +71,16 @@ def _add_system(sub, system: System) -> None:
     p.set_defaults(func=lambda args: p.print_help() or 0)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake answered in two lines (the problem, where the help is), not the whole usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `command`, only the system that command belongs to is imported."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="deeplearn",
         description="The systems of the lecture 'Deep Learning Introduction' (Szegedy and Irving), on PyTorch.",
     )

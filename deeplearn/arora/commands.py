@@ -24,7 +24,8 @@ def _describe(summary: dict) -> str:
 # One layer of the SGD baseline: Adam, a few epochs (docs/arora.md)
 SPEC = TrainingSpec(system="arora", options=AutoencoderOptions, build_task=_build_task,
                     defaults={"epochs": 3, "batch_size": 128, "optimizer": "adam", "lr": 0.01, "log_every": 100},
-                    run_name=lambda cfg: "arora-autoencoder", describe=_describe)
+                    run_name=lambda cfg: "arora-autoencoder", describe=_describe,
+                    metrics=("val_loss", "val_bce", "val_bit_error"))
 
 
 def register(verbs) -> None:

@@ -59,8 +59,9 @@ def load(path: Path, map_location="cpu") -> dict:
         raise CheckpointError(f"checkpoint {path} holds objects other than tensors and plain containers, so it "
                               f"is not loaded ({first}); only checkpoints written by deeplearn are read") from None
     except Exception as e:
-        raise CheckpointError(f"checkpoint {path} cannot be read (truncated or not a torch file: "
-                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        reason = str(e).splitlines()[0].split(". ")[0] if str(e) else type(e).__name__
+        raise CheckpointError(f"checkpoint {path} cannot be read (truncated or not a torch file: {reason}); "
+                              f"resume from another checkpoint or start the run again") from None
 
 
 def remove_stale_temporaries(directory: Path) -> list[Path]:

@@ -41,6 +41,8 @@ class TrainingSpec:
       run_name: options dict -> the stem of the default run directory (runs/<stem>-<time>).
       describe: summary -> the one line printed at the end (replica 0).
       check: (options dict, resuming) -> None; raise DataError for options that cannot work together.
+      metrics: the validation metrics the task reports (e.g. ("val_loss", "val_acc")), so that --monitor is
+        checked before any data is loaded; the engine still checks the real rows at the first evaluation.
     """
 
     system: str
@@ -50,6 +52,7 @@ class TrainingSpec:
     run_name: Callable[[dict], str] | None = None
     describe: Callable[[dict], str] | None = None
     check: Callable[[dict, bool], None] | None = None
+    metrics: tuple[str, ...] = ()
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, spec: TrainingSpec) -> None:
@@ -120,7 +123,14 @@ def resolve_options(spec: TrainingSpec, args: argparse.Namespace) -> tuple[engin
     opts = {**defaults_of(spec.options), **recipe_task, **stored.get("task", {}), **given(args, spec.options)}
     if spec.check is not None:
         spec.check(opts, bool(stored))
+    check_monitor(spec, c.monitor)
     return c, opts
+
+
+def check_monitor(spec: TrainingSpec, monitor: str) -> None:
+    """--monitor names a metric the system's validation reports (when the spec declares them)."""
+    if spec.metrics and monitor not in spec.metrics:
+        raise DataError(f"--monitor {monitor}: {spec.system} validation reports {', '.join(spec.metrics)}")
 
 
 def restarted_with_checkpoint(run: RunDir) -> bool:

@@ -14,6 +14,8 @@ import os
 import subprocess
 import sys
 
+from deeplearn.engine.options import checked, non_negative, positive
+
 
 def torchrun_command(args: argparse.Namespace, rest: list[str]) -> list[str]:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(args.nproc)]
@@ -51,13 +53,13 @@ def register(sub) -> None:
     p = sub.add_parser("launch", help="run a training command as N data-parallel replicas (torchrun)",
                        description="Run `deeplearn <command>` under torchrun: N replicas per node, "
                                    "DistributedDataParallel, gloo on CPU and nccl on CUDA.")
-    p.add_argument("--nproc", type=int, default=2, help="replicas on this node (e.g. one per GPU)")
+    p.add_argument("--nproc", type=checked(int, positive), default=2, help="replicas on this node (e.g. one per GPU)")
     p.add_argument("--nnodes", default="1", help="number of nodes, or MIN:MAX for elastic jobs")
-    p.add_argument("--node-rank", type=int)
+    p.add_argument("--node-rank", type=checked(int, non_negative))
     p.add_argument("--rdzv-endpoint", help="HOST:PORT of the rendezvous (several nodes)")
     p.add_argument("--rdzv-id", default="deeplearn", help="job id shared by the nodes")
-    p.add_argument("--max-restarts", type=int, default=0, help="restart the replicas this often after a failure "
+    p.add_argument("--max-restarts", type=checked(int, non_negative), default=0, help="restart the replicas this often after a failure "
                                                                 "(they resume from the last checkpoint)")
-    p.add_argument("--threads-per-proc", type=int, default=1, help="torch threads per replica")
+    p.add_argument("--threads-per-proc", type=checked(int, positive), default=1, help="torch threads per replica")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="-- then the deeplearn command, e.g. -- train ...")
     p.set_defaults(func=cmd_launch)

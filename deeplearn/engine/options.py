@@ -69,6 +69,11 @@ def shown_default(f: Field, overrides: dict | None = None) -> str:
 _SCALARS = {"int": int, "float": float, "str": str}
 
 
+def checked(typ, check):
+    """An argparse `type` that converts with `typ` and refuses what `check` (e.g. `positive`) objects to."""
+    return _checked(typ, check, None)
+
+
 def _checked(typ, check, flag, lazy_choices=None):
     def parse(text):
         value = typ(text)

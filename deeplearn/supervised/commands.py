@@ -28,7 +28,8 @@ def _describe(summary: dict) -> str:
 
 
 SPEC = TrainingSpec(system="supervised", options=SupervisedOptions, build_task=_build_task, defaults=TRAIN_DEFAULTS,
-                    run_name=lambda cfg: f"{cfg['model']}-{cfg['data']}", describe=_describe)
+                    run_name=lambda cfg: f"{cfg['model']}-{cfg['data']}", describe=_describe,
+                    metrics=("val_loss", "val_acc", "val_top5"))
 
 
 def register(sub) -> None:

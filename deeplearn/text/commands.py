@@ -44,7 +44,8 @@ def _describe(summary: dict) -> str:
 
 
 SPEC = TrainingSpec(system="text", options=TextOptions, build_task=_build_task, defaults=TRAIN_DEFAULTS,
-                    run_name=lambda cfg: f"text-{cfg['cell']}", describe=_describe, check=_check)
+                    run_name=lambda cfg: f"text-{cfg['cell']}", describe=_describe, check=_check,
+                    metrics=("val_loss", "val_bpc"))
 
 
 def register(verbs) -> None:
