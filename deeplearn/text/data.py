@@ -119,19 +119,30 @@ class StreamSource:
 class EvalStreams:
     """Every next-character prediction of a text exactly once: `streams` contiguous pieces read in chunks of T.
 
-    The last piece is padded with target -1 (ignored), so no character is dropped. Each piece starts from a
-    zero state (a cold start per piece: few pieces keep that cost small). Replica r takes pieces r, r+N, ...
+    Each piece starts from a zero state. With `burn_in` B, every piece but the first is read from B characters
+    before its start, and those B predictions are not counted (target -1): the state is warm when counting
+    begins, so many pieces (fast: wide matrix products) cost little accuracy against reading the text in one
+    stream. The last piece is padded with target -1, so no character is dropped and none counts twice.
+    Replica r takes pieces r, r+N, ...
     """
 
-    def __init__(self, ids: torch.Tensor, streams: int, seq_len: int, rank: int = 0, world: int = 1):
+    def __init__(self, ids: torch.Tensor, streams: int, seq_len: int, rank: int = 0, world: int = 1,
+                 burn_in: int = 0):
         if len(ids) < 2:
             raise DataError(f"the text to evaluate has {len(ids)} character(s); it needs at least 2")
+        if burn_in < 0:
+            raise DataError(f"the burn-in must be >= 0 characters, not {burn_in}")
         n = len(ids) - 1  # predictions: ids[1:] from ids[:-1]
         streams = max(1, min(streams, n // max(seq_len, 1) or 1))
-        piece = -(-n // streams)
-        pad = piece * streams - n
-        x = torch.cat([ids[:-1], ids.new_zeros(pad)]).view(streams, piece)
-        y = torch.cat([ids[1:], ids.new_full((pad,), -1)]).view(streams, piece)
+        burn_in = min(burn_in, n) if streams > 1 else 0
+        piece = max(1, -(-(n - burn_in) // streams))
+        # row i reads positions [i * piece, i * piece + piece + burn_in) and counts those from i * piece + burn_in
+        # (row 0 counts all of its positions, which start at the text's start)
+        pos = torch.arange(streams)[:, None] * piece + torch.arange(piece + burn_in)[None, :]
+        counted = (pos < n) & ((torch.arange(piece + burn_in)[None, :] >= burn_in) | (torch.arange(streams) == 0)[:, None])
+        safe = pos.clamp(max=n - 1)
+        x = torch.where(pos < n, ids[:-1][safe], torch.zeros((), dtype=ids.dtype))
+        y = torch.where(counted, ids[1:][safe], torch.full((), -1, dtype=ids.dtype))
         self.x, self.y = x[rank::world], y[rank::world]
         self.seq_len, self.n = seq_len, n
 

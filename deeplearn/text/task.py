@@ -5,6 +5,7 @@ Loss: mean cross-entropy in nats per character; metrics: loss and bits per chara
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -56,7 +57,8 @@ class TextTask(Task):
                     "count": torch.zeros((), device=device, dtype=torch.long)}
             for x, y, reset in eval_chunks(source, carry):
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                logits, state = model(x, state if carry and not reset else None)
+                with autocast() if autocast else contextlib.nullcontext():
+                    logits, state = model(x, state if carry and not reset else None)
                 for k, v in self.metric_sums(logits, (x, y)).items():
                     sums[k] += v
         sums = {k: v.clone() for k, v in sums.items()}  # outside inference mode: ordinary tensors (all-reduce)

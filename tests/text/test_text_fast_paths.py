@@ -105,3 +105,28 @@ def test_evaluate_without_carried_state_resets_every_chunk():
             expect += float(F.cross_entropy(m(x, None)[0].flatten(0, 1), y.flatten(), ignore_index=-1, reduction="sum"))
             n += int((y >= 0).sum())
     assert abs(reset - expect / n) < 1e-6 and abs(float(carried["loss"]) / n - expect / n) > 1e-4
+
+
+@pytest.mark.parametrize("n,streams,seq_len,burn_in", [(1_001, 8, 16, 50), (20_011, 32, 256, 256), (500, 3, 7, 0),
+                                                       (300, 16, 4, 1_000)])
+def test_each_prediction_is_counted_once_after_its_burn_in(n, streams, seq_len, burn_in):
+    ids = torch.randint(0, 50, (n,), generator=torch.Generator().manual_seed(2))
+    s = EvalStreams(ids, streams, seq_len, burn_in=burn_in)
+    counted = s.y >= 0
+    assert int(counted.sum()) == n - 1
+    # a counted target follows its input in the text, and the targets counted are the text's, in order
+    assert torch.equal(s.y[counted], ids[1:]) and torch.equal(s.x[counted], ids[:-1])
+    first = s.y[1:].ne(-1).int().argmax(1) if len(s.y) > 1 else None
+    if first is not None and burn_in and n - 1 > burn_in + streams:
+        assert int(first.min()) == min(burn_in, n - 1)
+
+
+def test_a_burn_in_brings_many_pieces_close_to_one_stream():
+    torch.manual_seed(0)
+    m = CharRNN(len(VOCAB), 32, 1, "lstm").eval()
+    ids = torch.randint(0, len(VOCAB), (6_000,), generator=torch.Generator().manual_seed(3))
+    task = TextTask(m, None, {}, {"carry_state": True}, {})
+    loss = lambda **kw: task.summarize(task.evaluate(m, EvalStreams(ids, seq_len=64, **kw), torch.device("cpu")))["loss"]  # noqa
+    one = loss(streams=1)
+    cold, warm = abs(loss(streams=64) - one), abs(loss(streams=64, burn_in=64) - one)
+    assert warm < 1e-5 and warm < cold / 10, (cold, warm)
