@@ -4,8 +4,8 @@ random weights for the deep image representation": Gram matrices of untrained co
 
 Five 3x3 convolutions with ReLU, each scale half the previous one (2x2 average pooling between them), so layer
 `reluK` sees the image at stride 2^(K-1): conv1 at full resolution ... conv5 at 1/16, widths 16, 32, 64, 128, 256.
-Weights are drawn once from a fixed seed (He-normal, each filter made zero-mean so it responds to structure, not
-brightness) and never trained; pixels are normalized by ImageNet's channel statistics.
+Weights are drawn once from a fixed seed (He-normal; zero-mean filters, tried first, made the net blind to
+colour casts and the optimization poorly conditioned: a toy doodle's regions stayed grey) and never trained; pixels are normalized by ImageNet's channel statistics.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class RandomMultiscale(nn.Module):
                 self.add_module(f"pool{k}", nn.AvgPool2d(2))
             conv = nn.Conv2d(cin, c, 3, padding=1, padding_mode="reflect")
             w = torch.randn(conv.weight.shape, generator=gen) * (2.0 / (cin * 9)) ** 0.5
-            conv.weight.data = w - w.mean((1, 2, 3), keepdim=True)
+            conv.weight.data = w
             conv.bias.data.zero_()
             self.add_module(f"conv{k}", conv)
             self.add_module(f"relu{k}", nn.ReLU())

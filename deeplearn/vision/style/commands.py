@@ -91,7 +91,8 @@ def cmd_doodle(args) -> int:
     d = load_doodle(args.style, args.style_map, args.target_map, args.content, args.content_map, args.size)
     net = load_feature_net(args.model)
     cfg = DoodleConfig(iterations=args.iterations, optimizer=args.optimizer, semantic_weight=args.semantic_weight,
-                       content_weight=args.content_weight, scales=args.scales, seed=args.seed)
+                       content_weight=args.content_weight, tv_weight=args.tv_weight, scales=args.scales,
+                       seed=args.seed)
     t = time.perf_counter()
     result = paint(net, d.style, d.style_maps, d.target_maps, d.content, cfg, progress=not args.no_progress)
     seconds = time.perf_counter() - t
@@ -159,6 +160,7 @@ def register(sub) -> None:
                    help="longer side of the output (default: the target map's own size)")
     d.add_argument("--semantic-weight", type=float, default=10.0,
                    help="weight of the maps against the features in the patch matching (default %(default)s)")
+    d.add_argument("--tv-weight", type=float, default=0.1, help="total-variation weight (default %(default)s)")
     _common(d, 100)
     d.add_argument("-o", "--output", default="doodle.png", metavar="PNG", help="output PNG (default %(default)s)")
     d.set_defaults(func=cmd_doodle)

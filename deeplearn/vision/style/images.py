@@ -24,7 +24,10 @@ def read_colour(spec: str, size: int | None = None, what: str = "image") -> torc
         if len(im.getbands()) < 3 and not (im.mode == "P" and not _grey_palette(im)):
             raise DataError(f"{what} {spec}: a one-channel (greyscale) image; style transfer needs a colour (RGB) "
                             f"image (convert it, or use --preserve-colors with a colour content photo)")
-    return read_photo(spec, 3, size)
+    x = read_photo(spec, 3, size)
+    if spec.startswith("skimage:") and bool((x[0] == x[1]).all() and (x[1] == x[2]).all()):
+        raise DataError(f"{what} {spec}: a one-channel (greyscale) photo; style transfer needs a colour (RGB) image")
+    return x
 
 
 def _grey_palette(im) -> bool:

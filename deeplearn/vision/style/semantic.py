@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from deeplearn.paths import DataError
 from deeplearn.vision.features import FeatureNet
 from deeplearn.vision.style.gatys import resize, scale_sizes
 from deeplearn.vision.style.losses import content_loss, nearest_patches, patch_loss, patches, relative_sq, tv_loss
@@ -41,7 +42,7 @@ class DoodleConfig:
     patch_weight: float = 1.0
     gram_weight: float = 10.0       # masked Grams of the shallow layers
     content_weight: float = 1.0
-    tv_weight: float = 1.0
+    tv_weight: float = 0.1
     scales: int | None = None
     min_scale: int = 160
     chunk: int = 2048               # style patches matched at once
@@ -93,6 +94,11 @@ class DoodleObjective:
         with torch.no_grad():
             feats = net.forward_layers(style[None], wanted)
             self.scale, self.bank, self.bank_feat, self.target_map = {}, {}, {}, {}
+            small = [n for n in self.patch_layers if min(feats[n].shape[-2:]) < 3]
+            self.patch_layers = tuple(n for n in self.patch_layers if n not in small)  # no 3x3 patch fits
+            if not self.patch_layers:
+                raise DataError(f"the style image ({style.shape[2]}x{style.shape[1]}) is too small for 3x3 patches at "
+                                f"{', '.join(small)} of {net.name}: use a larger --size")
             for n in self.patch_layers:
                 f = feats[n]
                 self.scale[n] = f.pow(2).sum(1).mean().sqrt().clamp_min(1e-6)  # unit mean square norm per position
