@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
+from deeplearn.engine.command import TrainingSpec, add_training_arguments, train_verb
 from deeplearn.paths import DataError
+from deeplearn.vision.style.fast_options import FastStyleOptions
 
 # The default feature net: the one whose outputs scored better in the other nets (docs/style.md, "Which net").
 DEFAULT_NET = "efficientnet-lite0"
@@ -109,6 +111,54 @@ def cmd_doodle(args) -> int:
     return 0
 
 
+# `vision style-train`: Adam on batches of 4 crops; 400 steps (docs/style.md has the run behind the figures).
+FAST_DEFAULTS = {"steps": 400, "batch_size": 4, "optimizer": "adam", "lr": 2e-3, "eval_every": 100,
+                 "log_every": 20, "monitor": "val_loss"}
+
+
+def _build_fast(opts, rt, c):
+    from deeplearn.vision.style.fast import build_task
+
+    task = build_task(opts, rt, c)
+    if rt.is_main:
+        n = sum(p.numel() for p in task.model.parameters())
+        print(f"transformation net {n:,} parameters; {task.meta['train_crops']} training crops of "
+              f"{opts['crop_size']} px from {len(opts['photos'])} photos; perceptual losses in {opts['net']}",
+              flush=True)
+    return task
+
+
+def _describe_fast(summary: dict) -> str:
+    final = summary.get("final") or {}
+    return (f"validation loss {final.get('val_loss', float('nan')):.4f} (content {final.get('val_content', 0):.3f}, "
+            f"style {final.get('val_style', 0):.3f}); {summary['status']} after {summary['steps']} steps, "
+            f"{summary['train_time_s']:.1f} s training")
+
+
+SPEC = TrainingSpec(system="style", options=FastStyleOptions, build_task=_build_fast, defaults=FAST_DEFAULTS,
+                    run_name=lambda cfg: "style-fast", describe=_describe_fast)
+
+
+def cmd_stylize(args) -> int:
+    import torch
+
+    from deeplearn.vision.pixels import save_png
+    from deeplearn.vision.style.fast import load_stylizer
+    from deeplearn.vision.style.images import read_colour
+
+    _threads(args)
+    model = load_stylizer(args.run_dir)
+    x = read_colour(args.image, args.size, "image")
+    with torch.inference_mode():
+        model(x[None, :, :64, :64])  # warm-up (first-call allocations)
+        t = time.perf_counter()
+        y = model(x[None])[0]
+        ms = (time.perf_counter() - t) * 1e3
+    path = save_png(y, args.output)
+    print(f"{path}: {y.shape[2]}x{y.shape[1]} stylized by {args.run_dir} in {ms:.0f} ms (one forward pass)")
+    return 0
+
+
 def _common(p, iterations: int) -> None:
     p.add_argument("--model", default=DEFAULT_NET, metavar="NET", help=NET_HELP)
     p.add_argument("--iterations", type=int, default=iterations,
@@ -164,3 +214,18 @@ def register(sub) -> None:
     _common(d, 100)
     d.add_argument("-o", "--output", default="doodle.png", metavar="PNG", help="output PNG (default %(default)s)")
     d.set_defaults(func=cmd_doodle)
+
+    t = sub.add_parser("style-train", help="train a fast feed-forward stylizer for one painting (Johnson et al. "
+                                           "2016), through the engine",
+                       description="Fast style transfer: an image transformation net trained with the perceptual "
+                                   "losses of `vision style` on crops of photos; checkpoints, exact resume, metrics.")
+    add_training_arguments(t, SPEC)
+    t.set_defaults(func=train_verb(SPEC))
+
+    z = sub.add_parser("stylize", help="apply a trained fast stylizer to an image (one forward pass)")
+    z.add_argument("run_dir", metavar="RUN", help="a `vision style-train` run directory")
+    z.add_argument("image", metavar="IMAGE", help=IMAGE)
+    z.add_argument("--size", type=int, default=512, help="longer side in pixels (default %(default)s)")
+    z.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    z.add_argument("-o", "--output", default="stylized.png", metavar="PNG", help="output PNG (default %(default)s)")
+    z.set_defaults(func=cmd_stylize)

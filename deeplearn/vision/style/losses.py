@@ -15,11 +15,25 @@ import torch
 import torch.nn.functional as F
 
 
+class _SelfProduct(torch.autograd.Function):
+    """x x^T (N x C x M -> N x C x C) whose backward is one matmul, (g + g^T) x, instead of autograd's two (the
+    Grams of the wide expansion layers are a good part of a transfer step)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x @ x.transpose(1, 2)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return (g + g.transpose(1, 2)) @ x
+
+
 def gram(f: torch.Tensor) -> torch.Tensor:
     """Gram matrix of features f (N x C x H x W) -> N x C x C, normalized by C H W."""
     n, c, h, w = f.shape
-    x = f.reshape(n, c, h * w)
-    return x @ x.transpose(1, 2) / (c * h * w)
+    return _SelfProduct.apply(f.reshape(n, c, h * w)) / (c * h * w)
 
 
 def relative_sq(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -46,6 +46,8 @@ def test_gram_and_patch_matching_match_their_definitions():
     f = torch.randn(1, 4, 3, 5)
     x = f[0].reshape(4, -1)
     assert torch.allclose(gram(f)[0], x @ x.T / (4 * 15), atol=1e-6)
+    fd = torch.randn(2, 3, 2, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(gram, (fd,))  # the one-matmul backward is the true gradient
     q, bank = torch.randn(7, 6), torch.randn(23, 6)
     brute = (torch.nn.functional.normalize(q, dim=1) @ torch.nn.functional.normalize(bank, dim=1).T).argmax(1)
     assert torch.equal(nearest_patches(q, bank, chunk=5), brute)  # batched over the bank = all at once

@@ -1,0 +1,147 @@
+"""Style-transfer speed on this CPU: seconds for a 512-px Gatys transfer and a 512-px doodle, the time of one
+optimization step against one plain forward + backward pass of the feature net, and the doodle's peak memory.
+
+- Gatys: skimage:astronaut (512x512) in the style of The Starry Night, the `deeplearn vision style` defaults
+  (EfficientNet-Lite0, 2 scales 256 -> 512, 100 L-BFGS steps each).
+- Step ratio, at 512x512, alternated in the same process (median of --repeats): K optimization steps of the
+  transfer (the loss closure: forward to the deepest style layer, content + Gram + TV losses, backward, L-BFGS's
+  update) against K plain passes of the same frozen net to the same layers (forward, backward of the sum of the
+  layers' means to the pixels).
+- Doodle: Monet.jpg + Monet_sem.png -> Coastline_sem.png (512x384), the `deeplearn vision doodle` defaults, in a
+  fresh process; peak memory = that process's maximum resident set, minus that of a process that loads the same
+  net and inputs and stops there.
+
+    flock /tmp/deeplearn-cpu.lock python benchmarks/style_speed.py --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import machine  # noqa: E402
+from deeplearn.vision.features import load_feature_net  # noqa: E402
+from deeplearn.vision.style.gatys import GatysObjective, StyleConfig, fit_longer, transfer  # noqa: E402
+from deeplearn.vision.style.images import read_colour  # noqa: E402
+from deeplearn.vision.style.layers import style_layers  # noqa: E402
+from deeplearn.vision.style.optimize import optimize  # noqa: E402
+
+DATA = Path(os.environ.get("DEEPLEARN_DATA", ROOT.parent / "shared" / "data")).resolve() / "images"
+STYLE = DATA / "styles" / "starry_night.jpg"
+DOODLE = DATA / "doodle"
+
+CHILD = """
+import json, resource, sys, time, torch
+torch.set_num_threads({threads})
+sys.path.insert(0, {root!r})
+from deeplearn.vision.features import load_feature_net
+from deeplearn.vision.style.doodle_io import load_doodle
+from deeplearn.vision.style.semantic import DoodleConfig, paint
+d = load_doodle({style!r}, {style_map!r}, {target!r})
+net = load_feature_net("efficientnet-lite0")
+t = time.perf_counter()
+if {run}:
+    paint(net, d.style, d.style_maps, d.target_maps, None, DoodleConfig(), progress=False)
+print(json.dumps({{"seconds": time.perf_counter() - t, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}}))
+"""
+
+
+def steps_vs_plain(net, content, style, k: int, repeats: int) -> tuple[float, float]:
+    """Median seconds of k transfer steps and of k plain forward + backward passes, alternated."""
+    layers = style_layers(net)
+    objective = GatysObjective(net, layers, content, [style], [1.0], StyleConfig())
+    wanted = objective.wanted
+    step_t, plain_t = [], []
+    for _ in range(repeats):
+        x = content.clone()[None]
+        t = time.perf_counter()
+        optimize(x, objective, k, "lbfgs", progress=False)
+        step_t.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        for _ in range(k):
+            y = content.clone()[None].requires_grad_(True)
+            feats = net.forward_layers(y, wanted)
+            (g,) = torch.autograd.grad(sum(f.mean() for f in feats.values()), y)
+        plain_t.append(time.perf_counter() - t)
+    return statistics.median(step_t), statistics.median(plain_t)
+
+
+def doodle_process(threads: int, run: bool) -> dict:
+    code = CHILD.format(threads=threads, root=str(ROOT), style=str(DOODLE / "Monet.jpg"),
+                        style_map=str(DOODLE / "Monet_sem.png"), target=str(DOODLE / "Coastline_sem.png"), run=run)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def stylize_ms(run: str, image: torch.Tensor, repeats: int) -> float:
+    from deeplearn.vision.style.fast import load_stylizer
+
+    model = load_stylizer(run)
+    x = fit_longer(image, 512)[None]
+    times = []
+    with torch.inference_mode():
+        model(x)  # warm-up
+        for _ in range(repeats):
+            t = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e3
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--steps", type=int, default=10, help="steps per timing of the step ratio")
+    p.add_argument("--fast-run", default=None, help="a `vision style-train` run: also time its 512-px stylization")
+    p.add_argument("--out", default="benchmarks/results/style_speed.txt")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    net = load_feature_net("efficientnet-lite0")
+    content, style = read_colour("skimage:astronaut"), read_colour(str(STYLE))
+    c512, s512 = fit_longer(content, 512), fit_longer(style, 512)
+    step, plain = steps_vs_plain(net, c512, s512, a.steps, a.repeats)
+    print(f"step ratio {step / plain:.3f}", flush=True)
+    t = time.perf_counter()
+    result = transfer(net, content, [style], StyleConfig(size=512), progress=False)
+    gatys_s = time.perf_counter() - t
+    print(f"gatys {gatys_s:.1f} s", flush=True)
+    base, doodle = doodle_process(a.threads, False), doodle_process(a.threads, True)
+    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
+    lines = [
+        f"# commit {sha.strip()}; command: python benchmarks/style_speed.py {' '.join(sys.argv[1:])}; runs: 1 "
+        f"(the step ratio: median of {a.repeats} alternating runs of {a.steps} steps)",
+        machine(),
+        "| what | figure | target |", "|---|---|---|",
+        f"| Gatys 512x512 (astronaut, Starry Night; Lite0, {' -> '.join(f'{w}x{h}' for h, w in result.sizes)}, "
+        f"{sum(map(len, result.losses))} L-BFGS steps) | {gatys_s:.1f} s | <= 60 s |",
+        f"| one transfer step / one plain forward+backward (512x512, Lite0 to {style_layers(net).style[-1]}) | "
+        f"{step / plain:.3f} ({step / a.steps * 1e3:.0f} ms / {plain / a.steps * 1e3:.0f} ms) | <= 1.3 |",
+        f"| doodle 512x384 (Monet -> Coastline; Lite0, 2 scales x 100 L-BFGS steps) | {doodle['seconds']:.1f} s | "
+        f"<= 300 s |",
+        f"| doodle peak memory (max RSS of its process minus a process that only loads net and inputs) | "
+        f"{(doodle['maxrss_kb'] - base['maxrss_kb']) / 1024:.0f} MiB (total {doodle['maxrss_kb'] / 1024:.0f} MiB) "
+        f"| bounded |",
+    ]
+    if a.fast_run:
+        ms = stylize_ms(a.fast_run, content, a.repeats)
+        lines.append(f"| fast stylizer ({a.fast_run}), astronaut 512x512, one forward pass (median of {a.repeats}) "
+                     f"| {ms:.0f} ms ({gatys_s * 1e3 / ms:.0f}x faster than the Gatys transfer) | < 1000 ms |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    Path(a.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
