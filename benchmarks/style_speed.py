@@ -58,7 +58,7 @@ before = status_kb("VmRSS")
 open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM); a forked child inherits its parent's
 t = time.perf_counter()
 if {run}:
-    paint(net, d.style, d.style_maps, d.target_maps, None, DoodleConfig(), progress=False)
+    paint(net, d.style, d.style_maps, d.target_maps, None, DoodleConfig(iterations={iterations}), progress=False)
 print(json.dumps({{"seconds": time.perf_counter() - t, "maxrss_kb": status_kb("VmHWM"), "before_kb": before}}))
 """
 
@@ -83,8 +83,8 @@ def steps_vs_plain(net, content, style, k: int, repeats: int) -> tuple[float, fl
     return statistics.median(step_t), statistics.median(plain_t)
 
 
-def doodle_process(threads: int, run: bool) -> dict:
-    code = CHILD.format(threads=threads, root=str(ROOT), style=str(DOODLE / "Monet.jpg"),
+def doodle_process(threads: int, run: bool, iterations: int = 100) -> dict:
+    code = CHILD.format(threads=threads, iterations=iterations, root=str(ROOT), style=str(DOODLE / "Monet.jpg"),
                         style_map=str(DOODLE / "Monet_sem.png"), target=str(DOODLE / "Coastline_sem.png"), run=run)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -111,6 +111,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--steps", type=int, default=10, help="steps per timing of the step ratio")
     p.add_argument("--parts", nargs="+", default=["ratio", "gatys", "doodle"], choices=["ratio", "gatys", "doodle"])
+    p.add_argument("--doodle-iterations", type=int, default=100,
+                   help="L-BFGS steps per scale of the doodle (memory: only L-BFGS's history grows with them)")
     p.add_argument("--fast-run", default=None, help="a `vision style-train` run: also time its 512-px stylization")
     p.add_argument("--out", default="benchmarks/results/style_speed.txt")
     a = p.parse_args()
@@ -135,8 +137,8 @@ def main() -> None:
                      f"{' -> '.join(f'{w}x{h}' for h, w in result.sizes)}, {sum(map(len, result.losses))} L-BFGS "
                      f"steps) | {gatys_s:.1f} s | <= 60 s |")
     if "doodle" in a.parts:
-        doodle = doodle_process(a.threads, True)
-        lines += [f"| doodle 512x384 (Monet -> Coastline; Lite0, 2 scales x 100 L-BFGS steps) | "
+        doodle = doodle_process(a.threads, True, a.doodle_iterations)
+        lines += [f"| doodle 512x384 (Monet -> Coastline; Lite0, 2 scales x {a.doodle_iterations} L-BFGS steps) | "
                   f"{doodle['seconds']:.1f} s | <= 300 s |",
                   f"| doodle peak memory (peak resident set of its process while painting; before it) | "
                   f"{doodle['maxrss_kb'] / 1024:.0f} MiB ({doodle['before_kb'] / 1024:.0f} MiB with net and inputs "
