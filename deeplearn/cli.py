@@ -23,7 +23,8 @@ SYSTEMS = [
            top_level=("launch",)),
     System("tune", "hyperparameter search (Optuna) over any trainable system", "deeplearn.tune.commands",
            top_level=("tune",)),
-    System("vision", "what vision networks learn: filters, feature maps, DeepDream, feature visualization",
+    System("vision", "what vision networks learn: filters, feature maps, DeepDream, feature visualization, style "
+                     "transfer and neural doodles",
            "deeplearn.vision.commands"),
     System("text", "character-level recurrent language models: train, sample, evaluate",
            "deeplearn.text.commands", training="deeplearn.text.commands:SPEC"),

@@ -186,3 +186,7 @@ def register(sub) -> None:
     c.add_argument("--model", default="efficientnet-lite0", metavar="M", help=MODEL_HELP)
     c.add_argument("--top", type=int, default=5, help="how many classes (default 5)")
     c.set_defaults(func=cmd_classify)
+
+    from deeplearn.vision.style import commands as style_commands  # style / doodle (style transfer)
+
+    style_commands.register(sub)

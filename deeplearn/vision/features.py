@@ -8,7 +8,8 @@ convolutional layer can be reached at any input size, even in a net whose classi
 `load_feature_net(spec)` builds one from a spec:
 - `efficientnet-lite0`, `efficientnet-lite2`: ImageNet weights from the `imagenet` extra;
 - a run directory of `deeplearn train` (LeNet, AlexNet-CIFAR, GoogLeNet-CIFAR, ...): the trained weights;
-- `NAME:random`: the same architecture with random weights (`NAME` from `deeplearn models`, or EfficientNet).
+- `NAME:random`: the same architecture with random weights (`NAME` from `deeplearn models`, or EfficientNet);
+- `random-multiscale`: a random-weight multi-scale conv net made for style (vision/randnet.py).
 """
 
 from __future__ import annotations
@@ -207,10 +208,18 @@ def _efficientnet(spec: str, name: str, random: bool) -> FeatureNet:
                       imagenet_classes())
 
 
+def _random_multiscale(spec: str, name: str, random: bool) -> FeatureNet:
+    from deeplearn.vision import randnet
+
+    return FeatureNet(spec, randnet.RandomMultiscale(), randnet.layer_names(), randnet.MEAN, randnet.STD, (224, 224))
+
+
 # Feature networks with weights of their own (not trained here): name -> builder(spec, name, random).
 FEATURE_NETS: Registry = Registry("feature network")
 FEATURE_NETS.add("efficientnet-lite0", _efficientnet, description="EfficientNet-Lite0, ImageNet (imagenet extra)")
 FEATURE_NETS.add("efficientnet-lite2", _efficientnet, description="EfficientNet-Lite2, ImageNet (imagenet extra)")
+FEATURE_NETS.add("random-multiscale", _random_multiscale,
+                 description="5 random-weight 3x3 conv layers at strides 1-16 (vision/randnet.py; for style)")
 
 
 def load_feature_net(spec: str) -> FeatureNet:

@@ -20,21 +20,30 @@ def read_image(path, channels: int = 3, size: int | None = None) -> torch.Tensor
     Raises:
         DataError: no such file, or not a readable image.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB" if channels == 3 else "L")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such image file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: a directory, not an image file") from None
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable image ({e})") from None
+    im = open_image(path).convert("RGB" if channels == 3 else "L")
     if size is not None:
         scale = size / max(im.size)
         im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BICUBIC)
     return from_array(np.asarray(im))
+
+
+def open_image(path, label: str = ""):
+    """The PIL image of a file, loaded; DataError (prefixed by `label`) if it is missing or unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    name = f"{label} {path}" if label else str(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im
+    except FileNotFoundError:
+        raise DataError(f"{name}: no such image file") from None
+    except IsADirectoryError:
+        raise DataError(f"{name}: a directory, not an image file") from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise DataError(f"{name}: not a readable image ({e})") from None
 
 
 def from_array(a: np.ndarray) -> torch.Tensor:
