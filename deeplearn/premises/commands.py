@@ -125,10 +125,16 @@ def cmd_evaluate(args) -> int:
         raise DataError(f"--method {' '.join(sorted(wrapping - set(rankers)))} needs --model RUN of a "
                         f"{'/'.join(sorted({ranker_mod.get(m).wraps for m in wrapping}))} run")
     refs = [] if args.no_references else list(ev.REFERENCES)
-    report = ev.evaluate(c, rankers, Path(args.out), test_fraction=args.test_fraction, sample=args.sample,
-                         seed=args.seed, ks=args.ks, cpu_limit=args.cpu_limit, workers=args.workers,
-                         prove=not args.no_prove, references=refs, cache_path=args.cache,
-                         log=lambda s: print(s, flush=True))
+    from deeplearn.premises.executor import make_executor
+
+    executor = make_executor(args.executor, args.workers)
+    try:
+        report = ev.evaluate(c, rankers, Path(args.out), test_fraction=args.test_fraction, sample=args.sample,
+                             seed=args.seed, ks=args.ks, cpu_limit=args.cpu_limit, workers=args.workers,
+                             prove=not args.no_prove, references=refs, cache_path=args.cache,
+                             log=lambda s: print(s, flush=True), executor=executor)
+    finally:
+        executor.close()
     (Path(args.out) / "report.json").write_text(json.dumps(report, indent=1))
     return 0
 
@@ -140,6 +146,12 @@ def _count(text: str) -> int:
     if n < 0:
         raise argparse.ArgumentTypeError(f"{text}: must be >= 0")
     return n
+
+
+def executor_opts(sp) -> None:
+    sp.add_argument("--workers", type=int, default=1, help="local E processes at once")
+    sp.add_argument("--executor", default=None, help="where E runs: local (default: --workers processes here) or "
+                                                     "dask://HOST:PORT, a Dask scheduler")
 
 
 def register(sub) -> None:
@@ -209,7 +221,7 @@ def register(sub) -> None:
     sp.add_argument("--model", action="append", help="a fitted ranker's run directory (repeatable)")
     sp.add_argument("--ks", type=int, nargs="+", default=list(ev.KS))
     sp.add_argument("--cpu-limit", type=float, default=5.0)
-    sp.add_argument("--workers", type=int, default=1, help="E processes at once")
+    executor_opts(sp)
     sp.add_argument("--sample", type=int, help="evaluate a seeded random sample of N test problems")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--out", default="runs/premises-eval", help="output directory")

@@ -170,8 +170,9 @@ def bar_chart(rows: list[dict], ks: Sequence[int], path: Path, title: str) -> No
 def evaluate(corpus: Corpus, rankers: dict[str, Ranker], out_dir: Path, *, test_fraction: float = 0.2,
              sample: int | None = None, seed: int = 0, ks: Sequence[int] = KS, cpu_limit: float = 5.0,
              workers: int = 1, prove: bool = True, references: Sequence[str] = REFERENCES,
-             cache_path: Path | None = None, log: Callable[[str], None] = print) -> dict:
-    """Fit the learned rankers on the train split, rank the test split, run E; write everything to out_dir."""
+             cache_path: Path | None = None, log: Callable[[str], None] = print, executor=None) -> dict:
+    """Fit the learned rankers on the train split, rank the test split, run E (on `executor`, executor.py, else
+    `workers` local processes); write everything to out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     train, test = chrono_split(corpus, test_fraction)
     note = ""
@@ -209,7 +210,7 @@ def evaluate(corpus: Corpus, rankers: dict[str, Ranker], out_dir: Path, *, test_
     for method in methods:
         jobs = proof_jobs(test, method, rankings.get(method), ks)
         t0 = time.perf_counter()
-        rs = prove_many(jobs, cpu_limit, workers, cache)
+        rs = prove_many(jobs, cpu_limit, workers, cache, executor=executor)
         wall = time.perf_counter() - t0
         t = timings.setdefault(method, {})
         t["e_wall_s"], t["wall_s"] = round(wall, 1), round(wall + t.get("rank_s", 0), 1)

@@ -71,7 +71,8 @@ def test_hanging_prover_is_killed_by_the_wall_clock(fake_prover):
 
 
 def test_cache_hit_skips_the_prover(fake_prover, tmp_path):
-    path, calls = fake_prover("echo '% SZS status Theorem'; echo \"fof(a1, axiom, p, file('x', a1)).\"")
+    path, calls = fake_prover("echo '% SZS status Theorem'; echo '% SZS output start'; "
+                              "echo \"fof(a1, axiom, p, file('x', a1)).\"; echo '% SZS output end'")
     cache_file = tmp_path / "cache.jsonl"
     job = Job(THEOREM, {"problem": "toy"})
     first = prove_one(job, 1, ResultCache(cache_file), path)
