@@ -148,8 +148,8 @@ def _count(text: str) -> int:
     return n
 
 
-def executor_opts(sp) -> None:
-    sp.add_argument("--workers", type=int, default=1, help="local E processes at once")
+def executor_opts(sp, dest: str = "workers") -> None:
+    sp.add_argument("--workers", dest=dest, type=int, default=1, help="local E processes at once")
     sp.add_argument("--executor", default=None, help="where E runs: local (default: --workers processes here) or "
                                                      "dask://HOST:PORT, a Dask scheduler")
 
@@ -207,6 +207,10 @@ def register(sub) -> None:
     from deeplearn.premises.neural import train as neural_train  # `premises train`: the neural ranker (issue 7)
 
     neural_train.register(sub, corpus_opts)
+
+    from deeplearn.premises import loop_commands  # `premises loop`: learning from E's own proofs (issue 19)
+
+    loop_commands.register(sub, corpus_opts, executor_opts)
 
     sp = sub.add_parser("ensemble", help="fuse saved rankers (e.g. neural runs of other seeds) by reciprocal rank")
     sp.add_argument("runs", nargs="+", help="run directories of saved rankers (premises train / premises fit)")

@@ -105,8 +105,16 @@ def cmd_train(args) -> int:
 
 
 def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fraction: float = 0.2,
-          all_problems: bool = False, where: str = "corpus", log=print):
-    """Train on the corpus's training split; returns the fitted NeuralRanker and a report (also RUN/report.json)."""
+          all_problems: bool = False, where: str = "corpus", log=print, init: Path | None = None,
+          harvested: dict[str, tuple[list[str], list[str]]] | None = None):
+    """Train on the corpus's training split; returns the fitted NeuralRanker and a report (also RUN/report.json).
+
+    Args:
+        init: a saved neural run (RUN with ranker.json + model.pt): training starts from its weights and keeps its
+            vocabulary and model shape (the prover loop's retraining, loop.py); None: a fresh model.
+        harvested: problem id -> (positives, negatives) from new proofs (the loop's proof database): the used
+            premises join the problem's positives, the premises given to E but unused become hard negatives.
+    """
     from deeplearn.engine import checkpoint as ckpt
     from deeplearn.engine import fit, setup
     from deeplearn.engine.rundir import RunDir
@@ -126,11 +134,19 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
     records = data.mptp_labels(corpus)
     knn = KNN().fit(train_probs)  # negatives for problems the corpus gives none for (cheap: a fit is < 1 s)
     labels = data.problem_labels(train_probs, records, knn)
+    extra: dict[str, list[str]] = data.add_harvested(labels, train_probs, harvested or {})
     data.check_trainable(train_probs, labels, where)
     n_val = int(round(opts["val_fraction"] * len(train_probs))) if len(labels) > 1 else 0
     fit_probs, val_probs = train_probs[: len(train_probs) - n_val], train_probs[len(train_probs) - n_val:]
     pool = {a.name: a for p in train_probs for a in [p.conjecture, *p.premises]}
-    encoding = Encoding.build(pool.values(), opts["level"], opts["min_count"], opts["buckets"], opts["max_len"])
+    start = None
+    if init is not None:  # the weights index the saved vocabulary: keep it, and the saved model shape
+        start = NeuralRanker()
+        start.load_from(Path(init))
+        encoding = start.encoding
+        opts.update({k: start.config[k] for k in MODEL_DEFAULTS if k in start.config})
+    else:
+        encoding = Encoding.build(pool.values(), opts["level"], opts["min_count"], opts["buckets"], opts["max_len"])
     if not resume and (out / "round0").exists():
         raise DataError(f"{out} already holds a training run; pass --resume to continue it, or another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -138,6 +154,8 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
     rt = setup(tc)
     model_opts = {k: opts[k] for k in MODEL_DEFAULTS}
     model = PremiseModel(encoding.size, **model_opts)
+    if start is not None:
+        model.load_state_dict(start.model.state_dict())
     meta = {"encoding": encoding.state(), "train_problems": len(fit_probs), "val_problems": len(val_probs),
             "labelled_problems": len(labels)}
     log(f"{len(fit_probs)} training problems ({sum(p.id in labels for p in fit_probs)} with proofs), "
@@ -145,8 +163,7 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
         f"({encoding.level} level); prep {time.perf_counter() - t0:.1f} s")
     val_rank = [(p.conjecture, p.premises, p.deps) for p in val_probs if p.deps]
     knn.save(out / "knn")  # the k-NN of the same training problems, for `--method neural+knn --model RUN`
-    report = {"rounds": []}
-    extra: dict[str, list[str]] = {}
+    report = {"rounds": [], "init": str(init) if init else None, "harvested": len(harvested or {})}
     for rnd in range(opts["hard_rounds"] + 1):
         rdir = out / f"round{rnd}"
         rows = data.pairs(fit_probs, labels, opts["random_ratio"], tc.seed, extra, opts["popular_ratio"],
