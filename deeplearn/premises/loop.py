@@ -294,21 +294,28 @@ def _with_harvest_corpus(corpus, proofs):
 
 
 def plot(rows: list[dict], path: Path) -> None:
+    """Per round: training problems proved by each ranker's selections and by any (bars), test recall@64 (lines)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     xs = [r["round"] for r in rows]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
-    a.plot(xs, [r["proved_ever"] for r in rows], "o-", label="proved so far")
-    a.plot(xs, [r["proved"] for r in rows], "s--", label="proved this round")
-    a.set_xlabel("round"), a.set_ylabel("training problems"), a.legend(fontsize=8)
+    names = sorted({m for r in rows for m in r["proved_by"]}) + ["any"]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4.4))
+    width = 0.8 / len(names)
+    for j, m in enumerate(names):
+        ys = [r["proved"] if m == "any" else r["proved_by"].get(m, 0) for r in rows]
+        a.bar([x + (j - len(names) / 2 + 0.5) * width for x in xs], ys, width, label=m)
+    a.plot(xs, [r["proved_ever"] for r in rows], "k.--", label="proved in any round so far")
+    a.set_xticks(xs), a.set_xlabel("round"), a.set_ylabel("training problems proved")
+    a.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
     a.set_title(f"E proofs of {rows[-1]['problems']} training problems")
     for name in rows[-1].get("test", {}):
         b.plot(xs, [r.get("test", {}).get(name, {}).get("recall@64", float("nan")) for r in rows], "o-", label=name)
-    b.set_xlabel("round"), b.set_ylabel("test recall@64"), b.legend(fontsize=8)
-    b.set_title("test split ranking (no E)")
+    b.set_xticks(xs), b.set_xlabel("round (after its retraining)"), b.set_ylabel("test recall@64"), b.set_ylim(0, 1)
+    b.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4)
+    b.set_title("test split ranking (never given to E)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
