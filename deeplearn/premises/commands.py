@@ -124,7 +124,7 @@ def cmd_evaluate(args) -> int:
     if wrapping - set(rankers):
         raise DataError(f"--method {' '.join(sorted(wrapping - set(rankers)))} needs --model RUN of a "
                         f"{'/'.join(sorted({ranker_mod.get(m).wraps for m in wrapping}))} run")
-    refs = [] if args.no_references else list(ev.REFERENCES)
+    refs = [] if args.no_references else list(args.references)
     from deeplearn.premises.executor import make_executor
 
     executor = make_executor(args.executor, args.workers)
@@ -232,4 +232,6 @@ def register(sub) -> None:
     sp.add_argument("--cache", help="results cache (default OUT/e_cache.jsonl)")
     sp.add_argument("--no-prove", action="store_true", help="ranking metrics only, no E runs")
     sp.add_argument("--no-references", action="store_true", help="skip the chainy and bushy E runs")
+    sp.add_argument("--references", nargs="+", choices=list(ev.REFERENCES), default=list(ev.REFERENCES),
+                    help="which reference E runs (default: chainy bushy; chainy costs the full CPU limit on most)")
     sp.set_defaults(func=cmd_evaluate)

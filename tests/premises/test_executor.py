@@ -3,10 +3,12 @@ results as local processes; malformed or crashed E runs are error records, never
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
+from deeplearn import cli
 from deeplearn.paths import DataError
 from deeplearn.premises import printer
 from deeplearn.premises.executor import LocalExecutor, make_executor, run_jobs
@@ -49,6 +51,18 @@ def test_dask_cluster_gives_the_local_results(mptp, monkeypatch, tmp_path):
             remote = run_jobs(jobs, 1, ex, cache, on_result=lambda i, r: seen.append(i))
         finally:
             ex.close()
+        # the commands take the same address: a loop round on a toy corpus, its E runs on the cluster
+        toy = tmp_path / "toy"
+        toy.mkdir()
+        for i in range(5):
+            (toy / f"T{i}.p").write_text(f"fof(p{i}, axiom, ! [X] : (r(X, s{i}) => q(X))).\n"
+                                         f"fof(d{i}, axiom, w(s{i})).\nfof(t{i}, conjecture, r(a, s{i}) => q(a)).\n")
+        run = tmp_path / "run"
+        assert cli.main(["premises", "loop", "--tptp-dir", str(toy), "--out", str(run), "--rounds", "1",
+                         "--rankers", "sine", "--cutoffs", "1", "--cpu-limit", "1",
+                         "--executor", "dask://" + addr[len("tcp://"):]]) == 0
+        row = json.loads((run / "rounds.jsonl").read_text())
+        assert row["problems"] == 4 and row["proved"] == 4 and row["e_runs"] == 4
     assert outcome(remote) == outcome(local)
     assert sorted(seen) == list(range(len(jobs)))
     assert sum(r.proved for r in local) >= 4 and not remote[-1].proved  # real proofs, and a real non-proof
