@@ -218,3 +218,10 @@ def test_the_neural_loop_learns_from_its_proofs_and_its_model_serves_every_comma
     # resuming a finished loop with more rounds runs only the new one
     assert cli.main(args + ["--resume", "--rounds", "3"]) == 0
     assert len((run / "rounds.jsonl").read_text().splitlines()) == 3
+    # a new loop may start from any saved neural model (here this loop's), with no first training
+    run2 = tmp_path / "run2"
+    args2 = [a if a != str(run) else str(run2) for a in args]
+    assert cli.main(args2[:args2.index("--rounds")] + ["--rounds", "1", "--init", str(run)] +
+                    args2[args2.index("--rounds") + 2:]) == 0
+    assert not (run2 / "init").exists() and (run2 / "round0" / "model" / "ranker.json").exists()
+    assert json.loads((run2 / "round0" / "model" / "report.json").read_text())["init"] == str(run)

@@ -73,6 +73,8 @@ class NeuralOptions:
                                       "separate)")
     mirror_init: bool = opt(True, "start the premise encoder as a copy of the conjecture encoder (separate "
                                   "weights after)")
+    side_features: bool = opt(False, "also read symbol-name-invariant pair features (shared-symbol IDF cosine, "
+                                     "coverage, rarest shared symbol: neural/side.py)")
 
 
 TASK_DEFAULTS = defaults_of(NeuralOptions)
@@ -124,6 +126,7 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
     from deeplearn.premises.neural.encoding import Encoding
     from deeplearn.premises.neural.model import MODEL_DEFAULTS, PremiseModel
     from deeplearn.premises.neural.ranker import NeuralRanker
+    from deeplearn.premises.neural.side import SideFeatures
     from deeplearn.premises.neural.task import PairTask
 
     opts = {**TASK_DEFAULTS, **opts}
@@ -143,10 +146,11 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
     if init is not None:  # the weights index the saved vocabulary: keep it, and the saved model shape
         start = NeuralRanker()
         start.load_from(Path(init))
-        encoding = start.encoding
-        opts.update({k: start.config[k] for k in MODEL_DEFAULTS if k in start.config})
+        encoding, side = start.encoding, start.side
+        opts.update({k: start.config.get(k, v) for k, v in MODEL_DEFAULTS.items()})
     else:
         encoding = Encoding.build(pool.values(), opts["level"], opts["min_count"], opts["buckets"], opts["max_len"])
+        side = SideFeatures.build(pool.values()) if opts["side_features"] else None
     if not resume and (out / "round0").exists():
         raise DataError(f"{out} already holds a training run; pass --resume to continue it, or another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -169,7 +173,8 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
         rows = data.pairs(fit_probs, labels, opts["random_ratio"], tc.seed, extra, opts["popular_ratio"],
                           opts["self_ratio"])
         val_rows = data.pairs(val_probs, labels, opts["random_ratio"], tc.seed, None, opts["popular_ratio"])
-        task = PairTask(model, encoding, pool, rows, val_rows, tc.batch_size, tc.seed, rt, opts, meta, val_rank)
+        task = PairTask(model, encoding, pool, rows, val_rows, tc.batch_size, tc.seed, rt, opts, meta, val_rank,
+                        side=side)
         rc = tc if rnd == 0 else engine_config.TrainConfig.from_dict(
             {**tc.to_dict(), "epochs": opts["hard_epochs"], "steps": None, "max_time": None})
         if RunDir(rdir).summary is not None:  # finished before an interruption: reuse its weights
@@ -183,12 +188,12 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
                "val": summary.get("best") or {}, "weights": best.name}
         if rnd < opts["hard_rounds"]:
             t1 = time.perf_counter()
-            added = mine(NeuralRanker.from_model(model, encoding), fit_probs, labels, extra)
+            added = mine(NeuralRanker.from_model(model, encoding, side=side), fit_probs, labels, extra)
             row.update(mined=added, mining_s=round(time.perf_counter() - t1, 1))
             model.train()
         report["rounds"].append(row)
         log(f"round {rnd}: {json.dumps(row)}")
-    ranker = NeuralRanker.from_model(model, encoding, {**opts, "train": tc.to_dict()})
+    ranker = NeuralRanker.from_model(model, encoding, {**opts, "train": tc.to_dict()}, side=side)
     ranker.save(out)
     report["wall_s"] = round(time.perf_counter() - t0, 1)
     (out / "report.json").write_text(json.dumps(report, indent=1))
