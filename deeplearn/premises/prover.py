@@ -165,7 +165,11 @@ class ResultCache:
         self._mem: dict[str, dict] = {}
         self._lock = threading.Lock()
         if self.path and self.path.exists():
-            for lineno, line in enumerate(self.path.read_text().splitlines(), 1):
+            text = self.path.read_text()
+            if text and not text.endswith("\n"):  # cut by a kill: end the fragment, so the next record is whole
+                with open(self.path, "a") as fh:
+                    fh.write("\n")
+            for lineno, line in enumerate(text.splitlines(), 1):
                 try:
                     rec = json.loads(line)
                     self._mem[rec["key"]] = rec
