@@ -196,7 +196,9 @@ def run_loop(corpus, cfg: dict, opts: dict, tc, run: Path, *, executor, resume: 
     db = ProofDB(run / "proofs.jsonl")
     check_no_leak(train_ids, test_ids, [r["problem"] for r in db.records()], f"{run / 'proofs.jsonl'}")
     cache = ResultCache(cfg.get("cache") or run / "e_cache.jsonl")
-    tsample = test if not cfg.get("test_sample") else random.Random(cfg["sample_seed"]).sample(test, min(len(test), cfg["test_sample"]))
+    tsample = test
+    if cfg.get("test_sample") and cfg["test_sample"] < len(test):
+        tsample = random.Random(cfg["sample_seed"]).sample(list(test), cfg["test_sample"])
     done = finished_rounds(run)
     neural = "neural" in cfg["rankers"]
     model_dir = initial_model(corpus, cfg, opts, tc, run, log) if neural else None

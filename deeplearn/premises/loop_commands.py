@@ -54,8 +54,8 @@ def register(sub, corpus_opts, executor_opts) -> None:
     sp.set_defaults(func=cmd_loop)
 
 
-LOOP_KEYS = ("rounds", "problems", "sample", "sample_seed", "cutoffs", "rankers", "cpu_limit", "prover", "cache", "init",
-             "retrain_steps", "test_sample", "test_fraction")
+LOOP_KEYS = ("rounds", "problems", "sample", "sample_seed", "cutoffs", "rankers", "cpu_limit", "prover", "cache",
+             "init", "retrain_steps", "test_sample", "test_fraction")
 
 
 def cmd_loop(args) -> int:
@@ -88,6 +88,7 @@ def cmd_loop(args) -> int:
     finally:
         executor.close()
     if rows:
-        print(f"{len(rows)} rounds; {rows[-1]['proved_ever']} of {rows[-1]['problems']} training problems proved; "
-              f"model: --method neural --model {out}" if "neural" in cfg["rankers"] else "")
+        model = f"; model: --method neural --model {out}" if "neural" in cfg["rankers"] else ""
+        print(f"{len(rows)} rounds; {rows[-1]['proved_ever']} of {rows[-1]['problems']} training problems proved"
+              + model)
     return 0

@@ -195,7 +195,8 @@ def test_the_neural_loop_learns_from_its_proofs_and_its_model_serves_every_comma
     proved = {r["problem"] for r in recs if r["proved"]}
     assert {"T04", "T05", "T06", "T07"} & proved  # problems without a known proof, proved by the loop
     assert all(r["used"] == [f"p{int(r['problem'][1:])}"] for r in recs if r["proved"])
-    assert rows[0]["train"]["harvested_problems"] == len({r["problem"] for r in recs if r["proved"] and r["round"] == 0})
+    proved0 = {r["problem"] for r in recs if r["proved"] and r["round"] == 0}
+    assert rows[0]["train"]["harvested_problems"] == len(proved0)
     assert all(r["test"][m]["problems"] == 2 for r in rows for m in ("neural", "knn", "sine", "neural+knn"))
     assert (run / "round1" / "model" / "ranker.json").exists() and (run / "loop.png").stat().st_size > 0
     assert rows[1]["e_runs"] + rows[1]["from_cache"] == rows[1]["selections"]
