@@ -3,7 +3,9 @@ plus the head over ~4,000 cached rows per ranking (issue 7 asks for well under 1
 
     python benchmarks/premises_neural_latency.py --model runs/neural-lstm-token [--data-dir ../shared/data]
 
-Without --model it times an untrained model of the default size (the latency does not depend on the weights).
+Without --model it times an untrained model of the default size (the latency does not depend on the weights);
+`--side-features`: one that also reads the symbol-name-invariant pair features (neural/side.py), computed for every
+candidate at each ranking.
 Baseline, side by side: the same ranking of the largest problem by a fresh ranker, which must first encode every
 candidate premise (what scoring pair by pair costs); the ratio is the cache's speed-up.
 """
@@ -26,6 +28,7 @@ from deeplearn.premises.corpus import load_mptp
 from deeplearn.premises.neural.encoding import Encoding
 from deeplearn.premises.neural.model import PremiseModel
 from deeplearn.premises.neural.ranker import NeuralRanker
+from deeplearn.premises.neural.side import SideFeatures
 
 
 def main() -> None:
@@ -34,6 +37,7 @@ def main() -> None:
     ap.add_argument("--data-dir")
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--side-features", action="store_true", help="without --model: a model with side features")
     a = ap.parse_args()
     corpus = load_mptp(a.data_dir)
     big = max(corpus.problems, key=lambda p: len(p.premises))  # the problem with the most candidates
@@ -43,7 +47,8 @@ def main() -> None:
             r = ranker_mod.load(a.model)
         else:
             enc = Encoding.build(corpus.formulas.values())
-            r = NeuralRanker.from_model(PremiseModel(enc.size), enc, {})
+            side = SideFeatures.build(corpus.formulas.values()) if a.side_features else None
+            r = NeuralRanker.from_model(PremiseModel(enc.size, side_features=a.side_features), enc, {}, side=side)
         torch.set_num_threads(threads)  # after loading: the ranker sets one thread when it loads
         if threads == a.threads[0]:
             print(f"machine: {machine()}")

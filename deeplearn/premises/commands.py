@@ -124,11 +124,17 @@ def cmd_evaluate(args) -> int:
     if wrapping - set(rankers):
         raise DataError(f"--method {' '.join(sorted(wrapping - set(rankers)))} needs --model RUN of a "
                         f"{'/'.join(sorted({ranker_mod.get(m).wraps for m in wrapping}))} run")
-    refs = [] if args.no_references else list(ev.REFERENCES)
-    report = ev.evaluate(c, rankers, Path(args.out), test_fraction=args.test_fraction, sample=args.sample,
-                         seed=args.seed, ks=args.ks, cpu_limit=args.cpu_limit, workers=args.workers,
-                         prove=not args.no_prove, references=refs, cache_path=args.cache,
-                         log=lambda s: print(s, flush=True))
+    refs = [] if args.no_references else list(args.references)
+    from deeplearn.premises.executor import make_executor
+
+    executor = make_executor(args.executor, args.workers)
+    try:
+        report = ev.evaluate(c, rankers, Path(args.out), test_fraction=args.test_fraction, sample=args.sample,
+                             seed=args.seed, ks=args.ks, cpu_limit=args.cpu_limit, workers=args.workers,
+                             prove=not args.no_prove, references=refs, cache_path=args.cache,
+                             log=lambda s: print(s, flush=True), executor=executor)
+    finally:
+        executor.close()
     (Path(args.out) / "report.json").write_text(json.dumps(report, indent=1))
     return 0
 
@@ -140,6 +146,12 @@ def _count(text: str) -> int:
     if n < 0:
         raise argparse.ArgumentTypeError(f"{text}: must be >= 0")
     return n
+
+
+def executor_opts(sp, dest: str = "workers") -> None:
+    sp.add_argument("--workers", dest=dest, type=int, default=1, help="local E processes at once")
+    sp.add_argument("--executor", default=None, help="where E runs: local (default: --workers processes here) or "
+                                                     "dask://HOST:PORT, a Dask scheduler")
 
 
 def register(sub) -> None:
@@ -196,6 +208,10 @@ def register(sub) -> None:
 
     neural_train.register(sub, corpus_opts)
 
+    from deeplearn.premises import loop_commands  # `premises loop`: learning from E's own proofs (issue 19)
+
+    loop_commands.register(sub, corpus_opts, executor_opts)
+
     sp = sub.add_parser("ensemble", help="fuse saved rankers (e.g. neural runs of other seeds) by reciprocal rank")
     sp.add_argument("runs", nargs="+", help="run directories of saved rankers (premises train / premises fit)")
     sp.add_argument("--out", required=True, help="directory for the ensemble (use it as --model ENS)")
@@ -209,11 +225,13 @@ def register(sub) -> None:
     sp.add_argument("--model", action="append", help="a fitted ranker's run directory (repeatable)")
     sp.add_argument("--ks", type=int, nargs="+", default=list(ev.KS))
     sp.add_argument("--cpu-limit", type=float, default=5.0)
-    sp.add_argument("--workers", type=int, default=1, help="E processes at once")
+    executor_opts(sp)
     sp.add_argument("--sample", type=int, help="evaluate a seeded random sample of N test problems")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--out", default="runs/premises-eval", help="output directory")
     sp.add_argument("--cache", help="results cache (default OUT/e_cache.jsonl)")
     sp.add_argument("--no-prove", action="store_true", help="ranking metrics only, no E runs")
     sp.add_argument("--no-references", action="store_true", help="skip the chainy and bushy E runs")
+    sp.add_argument("--references", nargs="+", choices=list(ev.REFERENCES), default=list(ev.REFERENCES),
+                    help="which reference E runs (default: chainy bushy; chainy costs the full CPU limit on most)")
     sp.set_defaults(func=cmd_evaluate)

@@ -93,7 +93,11 @@ def mptp_dir(data_dir: str | os.PathLike | None = None) -> Path:
 def load_mptp(data_dir: str | os.PathLike | None = None, limit: int | None = None) -> Corpus:
     """The MPTP2078 corpus in MML order; `limit` keeps the first problems only (for quick runs)."""
     d = mptp_dir(data_dir)
+    precs = _read_jsonl(d / "problems.jsonl.gz")[:limit]
     frecs = _read_jsonl(d / "formulas.jsonl.gz")
+    if limit is not None:  # parse only what the first problems can name (they come first in MML order)
+        named = {n for r in precs for n in [r.get("conjecture"), *(r.get("chainy_premises") or [])]}
+        frecs = [r for r in frecs if r.get("name") in named]
     formulas: dict[str, Annotated] = {}
     for r in frecs:
         try:
@@ -101,7 +105,7 @@ def load_mptp(data_dir: str | os.PathLike | None = None, limit: int | None = Non
         except KeyError as e:
             raise DataError(f"{d / 'formulas.jsonl.gz'}: record without {e}") from None
     problems = []
-    for r in _read_jsonl(d / "problems.jsonl.gz")[:limit]:
+    for r in precs:
         try:
             premises = [formulas[n] for n in r["chainy_premises"]]
             conj = formulas[r["conjecture"]]

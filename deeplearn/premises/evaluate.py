@@ -127,6 +127,16 @@ def proof_table(results: list[ProofResult], problems: Sequence[Problem], ks: Seq
     return rows
 
 
+def exclusive_proofs(results: list[ProofResult]) -> dict[str, list[str]]:
+    """method -> the problems it proves (with any k) that no other method of the table proves."""
+    proved: dict[str, set] = {}
+    for r in results:
+        proved.setdefault(r.meta["method"], set())
+        if r.proved:
+            proved[r.meta["method"]].add(r.meta["problem"])
+    return {m: sorted(ps - set().union(*(o for n, o in proved.items() if n != m))) for m, ps in proved.items()}
+
+
 def markdown_table(rows: list[dict], ks: Sequence[int], timings: dict[str, dict]) -> str:
     n = rows[0]["problems"] if rows else 0
     head = ("| method | " + " | ".join(f"top-{k}" for k in ks) +
@@ -170,8 +180,9 @@ def bar_chart(rows: list[dict], ks: Sequence[int], path: Path, title: str) -> No
 def evaluate(corpus: Corpus, rankers: dict[str, Ranker], out_dir: Path, *, test_fraction: float = 0.2,
              sample: int | None = None, seed: int = 0, ks: Sequence[int] = KS, cpu_limit: float = 5.0,
              workers: int = 1, prove: bool = True, references: Sequence[str] = REFERENCES,
-             cache_path: Path | None = None, log: Callable[[str], None] = print) -> dict:
-    """Fit the learned rankers on the train split, rank the test split, run E; write everything to out_dir."""
+             cache_path: Path | None = None, log: Callable[[str], None] = print, executor=None) -> dict:
+    """Fit the learned rankers on the train split, rank the test split, run E (on `executor`, executor.py, else
+    `workers` local processes); write everything to out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     train, test = chrono_split(corpus, test_fraction)
     note = ""
@@ -209,7 +220,7 @@ def evaluate(corpus: Corpus, rankers: dict[str, Ranker], out_dir: Path, *, test_
     for method in methods:
         jobs = proof_jobs(test, method, rankings.get(method), ks)
         t0 = time.perf_counter()
-        rs = prove_many(jobs, cpu_limit, workers, cache)
+        rs = prove_many(jobs, cpu_limit, workers, cache, executor=executor)
         wall = time.perf_counter() - t0
         t = timings.setdefault(method, {})
         t["e_wall_s"], t["wall_s"] = round(wall, 1), round(wall + t.get("rank_s", 0), 1)
@@ -220,7 +231,11 @@ def evaluate(corpus: Corpus, rankers: dict[str, Ranker], out_dir: Path, *, test_
         for r in results:
             fh.write(json.dumps(result_dict(r)) + "\n")
     rows = proof_table(results, test, ks)
-    table = markdown_table(rows, ks, timings)
+    only = exclusive_proofs(results)
+    for row in rows:
+        row["only_this"] = only.get(row["method"], [])
+    table = markdown_table(rows, ks, timings) + "\nproved by this method alone: " + "; ".join(
+        f"{m} {len(ps)}" + (f" ({', '.join(ps)})" if ps else "") for m, ps in only.items()) + "\n"
     (out_dir / "proof_rates.md").write_text(table)
     (out_dir / "proof_rates.json").write_text(json.dumps({"rows": rows, "timings": timings,
                                                           "cpu_limit": cpu_limit, "workers": workers}, indent=1))

@@ -17,7 +17,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -135,12 +134,24 @@ def run_e(problem_text: str, cpu_limit: float, prover: str | None = None, wall_l
         wall = time.monotonic() - t0
         cpu = usage.ru_utime + usage.ru_stime
         text, errtext = ofile.read_text(errors="replace"), efile.read_text(errors="replace")
-    status, used = parse_output(text)
     if killed.is_set():
         return ProofResult("WallTimeout", None, cpu, wall, detail=f"killed after {wall_limit:.0f} s wall clock")
+    return judge_output(text, errtext, proc.returncode, cpu, wall)
+
+
+def judge_output(text: str, errtext: str, returncode: int, cpu: float = 0.0, wall: float = 0.0) -> ProofResult:
+    """The result of one finished E process. Status 'Error', never a proof, when E died on a signal, printed no
+    SZS status, or claimed a proof without a complete proof object (no `SZS output start ... end`: a cut or
+    garbled output would otherwise count as a proof whose premises are unknown)."""
+    status, used = parse_output(text)
+    tail = (errtext.strip() or text.strip())[-500:]
+    if returncode < 0:
+        return ProofResult("Error", None, cpu, wall, detail=f"killed by signal {-returncode}: {tail}")
     if status is None:
-        tail = (errtext.strip() or text.strip())[-500:]
-        return ProofResult("Error", None, cpu, wall, detail=f"exit {proc.returncode}: {tail}")
+        return ProofResult("Error", None, cpu, wall, detail=f"exit {returncode}: no SZS status: {tail}")
+    if status in PROVED and not re.search(r"SZS output start.*SZS output end", text, re.S):
+        return ProofResult("Error", None, cpu, wall, detail=f"exit {returncode}: SZS status {status} without a "
+                                                             f"complete proof object: {tail}")
     return ProofResult(status, used, cpu, wall)
 
 
@@ -154,7 +165,11 @@ class ResultCache:
         self._mem: dict[str, dict] = {}
         self._lock = threading.Lock()
         if self.path and self.path.exists():
-            for lineno, line in enumerate(self.path.read_text().splitlines(), 1):
+            text = self.path.read_text()
+            if text and not text.endswith("\n"):  # cut by a kill: end the fragment, so the next record is whole
+                with open(self.path, "a") as fh:
+                    fh.write("\n")
+            for lineno, line in enumerate(text.splitlines(), 1):
                 try:
                     rec = json.loads(line)
                     self._mem[rec["key"]] = rec
@@ -213,26 +228,20 @@ def prove_one(job: Job, cpu_limit: float, cache: ResultCache | None = None, prov
 
 def prove_many(jobs: list[Job], cpu_limit: float, workers: int = 1, cache: ResultCache | None = None,
                prover: str | None = None, wall_limit: float | None = None,
-               progress: Callable[[int, int, ProofResult], None] | None = None) -> list[ProofResult]:
-    """Run E on many problems with `workers` processes at a time; results in job order."""
-    path = prover or default_prover_path()
-    prover_version(path)
-    results: list[ProofResult | None] = [None] * len(jobs)
-    done = 0
-    lock = threading.Lock()
+               progress: Callable[[int, int, ProofResult], None] | None = None, executor=None) -> list[ProofResult]:
+    """Run E on many problems with `workers` local processes at a time, or on `executor` (executor.py: local or
+    a Dask cluster); results in job order."""
+    from deeplearn.premises.executor import LocalExecutor, run_jobs
 
-    def work(i: int):
-        nonlocal done
-        res = prove_one(jobs[i], cpu_limit, cache, path, wall_limit)
-        results[i] = res
-        with lock:
-            done += 1
-            if progress:
-                progress(done, len(jobs), res)
+    count = 0
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(work, range(len(jobs))))
-    return results  # type: ignore[return-value]
+    def tick(i: int, res: ProofResult) -> None:
+        nonlocal count
+        count += 1
+        if progress:
+            progress(count, len(jobs), res)
+
+    return run_jobs(jobs, cpu_limit, executor or LocalExecutor(workers), cache, prover, wall_limit, tick)
 
 
 def result_dict(r: ProofResult) -> dict:

@@ -85,3 +85,15 @@ def test_cli_fit_on_a_tptp_directory_then_rank_with_the_model(tmp_path, capsys):
     assert main(["premises", "rank", str(query), "--model", str(run), "--top", "1"]) == 0
     assert capsys.readouterr().out.split("\t")[0] == "p_z"
     assert main(["premises", "rank", str(query), "--model", str(run), "--method", "nb"]) == 2  # wrong kind
+
+
+def test_exclusive_proofs_are_those_no_other_method_finds():
+    from deeplearn.premises.evaluate import exclusive_proofs
+    from deeplearn.premises.prover import ProofResult
+
+    def r(method, problem, status):
+        return ProofResult(status, [], meta={"method": method, "problem": problem, "k": 16})
+
+    rs = [r("knn", "A", "Theorem"), r("knn", "B", "Theorem"), r("sine", "B", "Theorem"), r("sine", "C", "Theorem"),
+          r("neural", "C", "ResourceOut"), r("neural", "D", "Theorem"), r("neural", "A", "Error")]
+    assert exclusive_proofs(rs) == {"knn": ["A"], "sine": ["C"], "neural": ["D"]}

@@ -71,7 +71,8 @@ def test_hanging_prover_is_killed_by_the_wall_clock(fake_prover):
 
 
 def test_cache_hit_skips_the_prover(fake_prover, tmp_path):
-    path, calls = fake_prover("echo '% SZS status Theorem'; echo \"fof(a1, axiom, p, file('x', a1)).\"")
+    path, calls = fake_prover("echo '% SZS status Theorem'; echo '% SZS output start'; "
+                              "echo \"fof(a1, axiom, p, file('x', a1)).\"; echo '% SZS output end'")
     cache_file = tmp_path / "cache.jsonl"
     job = Job(THEOREM, {"problem": "toy"})
     first = prove_one(job, 1, ResultCache(cache_file), path)
@@ -96,3 +97,15 @@ def test_parallel_runner_keeps_job_order():
     rs = prove_many(jobs, cpu_limit=1, workers=2)
     assert [r.meta["i"] for r in rs] == [0, 1, 2]
     assert [r.status for r in rs] == ["Theorem", "CounterSatisfiable", "Theorem"]
+
+
+def test_cache_survives_a_line_cut_by_a_kill(fake_prover, tmp_path):
+    path, calls = fake_prover("echo '% SZS status ResourceOut'")
+    cache_file = tmp_path / "cache.jsonl"
+    prove_one(Job(THEOREM, {}), 1, ResultCache(cache_file), path)
+    with open(cache_file, "a") as fh:
+        fh.write('{"key": "abc", "sta')  # a kill in the middle of a write
+    prove_one(Job(NON_THEOREM, {}), 1, ResultCache(cache_file), path)  # appended after the fragment
+    again = ResultCache(cache_file)
+    assert prove_one(Job(THEOREM, {}), 1, again, path).cached and prove_one(Job(NON_THEOREM, {}), 1, again, path).cached
+    assert calls.read_text().count("call") == 2

@@ -102,6 +102,27 @@ def pairs(problems: Sequence[Problem], labels: dict[str, Labels], random_ratio: 
     return rows
 
 
+def add_harvested(labels: dict[str, Labels], problems: Sequence[Problem],
+                  harvested: dict[str, tuple[list[str], list[str]]]) -> dict[str, list[str]]:
+    """Merge the prover loop's proofs into `labels` (in place): their used premises join the positives (a problem
+    proved for the first time gets labels of its own). Returns the extra negatives per problem: premises given to
+    E in a proof's selection but unused by it, never a positive, only candidates of that problem."""
+    extra: dict[str, list[str]] = {}
+    for p in problems:
+        if p.id not in harvested:
+            continue
+        cands = {a.name for a in p.premises}
+        pos, neg = harvested[p.id]
+        lab = labels.setdefault(p.id, Labels([]))
+        lab.positives = list(dict.fromkeys(lab.positives + [n for n in pos if n in cands]))
+        used = set(lab.positives)
+        lab.knn_negatives = [n for n in lab.knn_negatives if n not in used]
+        extra[p.id] = [n for n in dict.fromkeys(neg) if n in cands and n not in used]
+        if not lab.positives:
+            del labels[p.id]
+    return extra
+
+
 def check_trainable(train: Sequence[Problem], labels: dict[str, Labels], where: str) -> None:
     if not train:
         raise DataError(f"{where}: no training problems (the corpus is empty)")

@@ -17,13 +17,13 @@ from deeplearn.premises.neural.heads import HEADS
 
 MODEL_DEFAULTS = {"encoder": "lstm", "head": "concat", "embed_dim": 32, "hidden": 64, "layers": 1,
                   "kernel": 5, "head_hidden": 128, "pool": "max", "share_embedding": False,
-                  "mirror_init": False}
+                  "mirror_init": False, "side_features": False}
 
 
 class PremiseModel(nn.Module):
     def __init__(self, vocab_size: int, encoder: str = "lstm", head: str = "concat", embed_dim: int = 32,
                  hidden: int = 64, layers: int = 1, kernel: int = 5, head_hidden: int = 128, pool: str = "max",
-                 share_embedding: bool = False, mirror_init: bool = False):
+                 share_embedding: bool = False, mirror_init: bool = False, side_features: bool = False):
         super().__init__()
         enc = ENCODERS.get(encoder)  # an unknown name is a DataError listing the known ones
         head_cls = HEADS.get(head)
@@ -39,10 +39,25 @@ class PremiseModel(nn.Module):
             # unseen (hashed) ones; with two tables, each symbol's pair of vectors must be aligned by its own data
             self.premise.embed = self.conjecture.embed
         self.head = head_cls(self.conjecture.out_dim, self.premise.out_dim, head_hidden)
+        self.side = None
+        if side_features:  # symbol-name-invariant pair features (side.py), an MLP added to the head's logit
+            from deeplearn.premises.neural.side import N_SIDE
 
-    def forward(self, c_ids, c_len, p_ids, p_len, c_index, p_index) -> torch.Tensor:
-        """Logits for pairs (c_index[i], p_index[i]) of the distinct conjectures and premises given."""
-        return self.head(self.conjecture(c_ids, c_len)[c_index], self.premise(p_ids, p_len)[p_index])
+            self.side = nn.Sequential(nn.Linear(N_SIDE, 32), nn.ReLU(), nn.Linear(32, 1))
+
+    def forward(self, c_ids, c_len, p_ids, p_len, c_index, p_index, side=None) -> torch.Tensor:
+        """Logits for pairs (c_index[i], p_index[i]) of the distinct conjectures and premises given; `side`: the
+        pairs' (B, N_SIDE) features when the model has a side MLP."""
+        return self.score(self.conjecture(c_ids, c_len)[c_index], self.premise(p_ids, p_len)[p_index], side)
+
+    def score(self, c: torch.Tensor, p: torch.Tensor, side=None) -> torch.Tensor:
+        """The logit of embedded pairs: the head, plus the side MLP of the pair features."""
+        out = self.head(c, p)
+        if self.side is not None:
+            if side is None:
+                raise ValueError("this model reads side features: pass the pairs' features")
+            out = out + self.side(side).squeeze(-1)
+        return out
 
 
 def padded(seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:

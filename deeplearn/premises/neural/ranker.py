@@ -27,7 +27,7 @@ class NeuralRanker(Ranker):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.model = self.encoding = None
+        self.model = self.encoding = self.side = None  # side: SideFeatures, for a model that reads them
         self._key = f"neural-row:{uuid.uuid4().hex}"
         self._rows: dict[tuple, int] = {}  # id sequence -> row of the embedding cache
         self._chunks: list = []  # embedding blocks, concatenated into `_matrix` when a rank needs them
@@ -44,9 +44,9 @@ class NeuralRanker(Ranker):
         torch.set_num_threads(int(os.environ.get("DEEPLEARN_NEURAL_THREADS", 1)))
 
     @classmethod
-    def from_model(cls, model, encoding, config: dict | None = None) -> "NeuralRanker":
+    def from_model(cls, model, encoding, config: dict | None = None, side=None) -> "NeuralRanker":
         r = cls()
-        r.model, r.encoding, r.config = model.eval(), encoding, dict(config or {})
+        r.model, r.encoding, r.config, r.side = model.eval(), encoding, dict(config or {}), side
         r.fitted = True
         return r
 
@@ -63,6 +63,7 @@ class NeuralRanker(Ranker):
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         save_atomic({"model": self.model.state_dict(), "config": self.config, "encoding": self.encoding.state(),
+                     "side": self.side.state() if self.side is not None else None,
                      "torch": str(torch.__version__)}, run_dir / WEIGHTS)
         path = run_dir / "ranker.json"
         path.write_text(json.dumps({"method": self.name, "params": {}, "weights": WEIGHTS, "config": self.config}))
@@ -78,6 +79,10 @@ class NeuralRanker(Ranker):
         except CheckpointError as e:
             raise DataError(f"{run_dir}: no usable neural model ({e})") from None
         self.config, self.encoding = blob["config"], Encoding.from_state(blob["encoding"])
+        if blob.get("side") is not None:
+            from deeplearn.premises.neural.side import SideFeatures
+
+            self.side = SideFeatures.from_state(blob["side"])
         opts = {k: self.config.get(k, v) for k, v in MODEL_DEFAULTS.items()}
         self.model = PremiseModel(self.encoding.size, **opts)
         self.model.load_state_dict(blob["model"])
@@ -143,7 +148,8 @@ class NeuralRanker(Ranker):
         with torch.no_grad():
             c = self._embed(self.model.conjecture, [self.encoding.encode(conjecture)])
             p = self.premise_matrix()[torch.tensor(rows, dtype=torch.long)]
-            return self.model.head(c.expand(len(rows), -1), p)
+            side = self.side.matrix(conjecture, premises) if self.model.side is not None else None
+            return self.model.score(c.expand(len(rows), -1), p, side)
 
     def rank(self, conjecture: Annotated, premises: Sequence[Annotated]) -> list[tuple[str, float]]:
         if not premises:

@@ -21,10 +21,11 @@ RANK_KS = (16, 32, 64, 128)
 
 class PairTask(Task):
     def __init__(self, model, encoding: Encoding, formulas: dict, rows: list, val_rows: list, batch_size: int,
-                 seed: int, rt: Runtime, config: dict, meta: dict, val_problems: list | None = None):
+                 seed: int, rt: Runtime, config: dict, meta: dict, val_problems: list | None = None, side=None):
         """`val_problems`: (conjecture, candidate premises, names of the premises a proof used) to rank at each
-        evaluation; each replica ranks its share and the sums are added up like every other metric."""
-        self.model, self.config, self.meta, self.encoding = model, config, meta, encoding
+        evaluation; each replica ranks its share and the sums are added up like every other metric. `side`: the
+        SideFeatures of a model that reads them (a batch then carries each pair's features as a 4th tensor)."""
+        self.model, self.config, self.meta, self.encoding, self.side = model, config, meta, encoding, side
         self.ranks_val = bool(val_problems)  # every replica adds the same keys, even with an empty share
         self.val_problems = list(val_problems or [])[rt.rank::rt.world_size]
         names = sorted({n for r in rows + val_rows for n in r[:2]})
@@ -33,9 +34,13 @@ class PairTask(Task):
         self.ids, self.lengths = self.ids.to(rt.device), self.lengths.to(rt.device)
 
         def tensors(rs):
-            return (torch.tensor([row_of[r[0]] for r in rs], dtype=torch.long),
-                    torch.tensor([row_of[r[1]] for r in rs], dtype=torch.long),
-                    torch.tensor([r[2] for r in rs], dtype=torch.float32))
+            out = (torch.tensor([row_of[r[0]] for r in rs], dtype=torch.long),
+                   torch.tensor([row_of[r[1]] for r in rs], dtype=torch.long),
+                   torch.tensor([r[2] for r in rs], dtype=torch.float32))
+            if side is None:
+                return out
+            feats = torch.tensor([side.pair(formulas[r[0]], formulas[r[1]]) for r in rs], dtype=torch.float32)
+            return (*out, feats.reshape(len(rs), -1))  # (N, N_SIDE)
 
         per_rank = rt.per_rank_batch(batch_size)
         self.train = TensorSource(tensors(rows), per_rank, shuffle=True, seed=seed, rank=rt.rank,
@@ -52,7 +57,8 @@ class PairTask(Task):
         uc, ci = torch.unique(c, return_inverse=True)  # encode each distinct formula of the batch once
         up, pi = torch.unique(p, return_inverse=True)
         cl, pl = self.lengths[uc], self.lengths[up]
-        return model(self.ids[uc, : int(cl.max())], cl, self.ids[up, : int(pl.max())], pl, ci, pi)
+        return model(self.ids[uc, : int(cl.max())], cl, self.ids[up, : int(pl.max())], pl, ci, pi,
+                     batch[3] if len(batch) > 3 else None)
 
     def loss(self, output, batch):
         return F.binary_cross_entropy_with_logits(output, batch[2], pos_weight=self.pos_weight)
@@ -75,7 +81,7 @@ class PairTask(Task):
         from deeplearn.premises.evaluate import ranking_metrics
         from deeplearn.premises.neural.ranker import NeuralRanker
 
-        ranker = NeuralRanker.from_model(self.model, self.encoding)  # a fresh embedding cache: the weights moved
+        ranker = NeuralRanker.from_model(self.model, self.encoding, side=self.side)  # a fresh embedding cache
         out = {f"rank_{k}": 0.0 for k in ("n", "auc", *RANK_KS)}
         try:
             for conj, premises, needed in self.val_problems:

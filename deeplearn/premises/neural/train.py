@@ -73,6 +73,8 @@ class NeuralOptions:
                                       "separate)")
     mirror_init: bool = opt(True, "start the premise encoder as a copy of the conjecture encoder (separate "
                                   "weights after)")
+    side_features: bool = opt(False, "also read symbol-name-invariant pair features (shared-symbol IDF cosine, "
+                                     "coverage, rarest shared symbol: neural/side.py)")
 
 
 TASK_DEFAULTS = defaults_of(NeuralOptions)
@@ -105,8 +107,16 @@ def cmd_train(args) -> int:
 
 
 def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fraction: float = 0.2,
-          all_problems: bool = False, where: str = "corpus", log=print):
-    """Train on the corpus's training split; returns the fitted NeuralRanker and a report (also RUN/report.json)."""
+          all_problems: bool = False, where: str = "corpus", log=print, init: Path | None = None,
+          harvested: dict[str, tuple[list[str], list[str]]] | None = None):
+    """Train on the corpus's training split; returns the fitted NeuralRanker and a report (also RUN/report.json).
+
+    Args:
+        init: a saved neural run (RUN with ranker.json + model.pt): training starts from its weights and keeps its
+            vocabulary and model shape (the prover loop's retraining, loop.py); None: a fresh model.
+        harvested: problem id -> (positives, negatives) from new proofs (the loop's proof database): the used
+            premises join the problem's positives, the premises given to E but unused become hard negatives.
+    """
     from deeplearn.engine import checkpoint as ckpt
     from deeplearn.engine import fit, setup
     from deeplearn.engine.rundir import RunDir
@@ -116,6 +126,7 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
     from deeplearn.premises.neural.encoding import Encoding
     from deeplearn.premises.neural.model import MODEL_DEFAULTS, PremiseModel
     from deeplearn.premises.neural.ranker import NeuralRanker
+    from deeplearn.premises.neural.side import SideFeatures
     from deeplearn.premises.neural.task import PairTask
 
     opts = {**TASK_DEFAULTS, **opts}
@@ -126,11 +137,20 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
     records = data.mptp_labels(corpus)
     knn = KNN().fit(train_probs)  # negatives for problems the corpus gives none for (cheap: a fit is < 1 s)
     labels = data.problem_labels(train_probs, records, knn)
+    extra: dict[str, list[str]] = data.add_harvested(labels, train_probs, harvested or {})
     data.check_trainable(train_probs, labels, where)
     n_val = int(round(opts["val_fraction"] * len(train_probs))) if len(labels) > 1 else 0
     fit_probs, val_probs = train_probs[: len(train_probs) - n_val], train_probs[len(train_probs) - n_val:]
     pool = {a.name: a for p in train_probs for a in [p.conjecture, *p.premises]}
-    encoding = Encoding.build(pool.values(), opts["level"], opts["min_count"], opts["buckets"], opts["max_len"])
+    start = None
+    if init is not None:  # the weights index the saved vocabulary: keep it, and the saved model shape
+        start = NeuralRanker()
+        start.load_from(Path(init))
+        encoding, side = start.encoding, start.side
+        opts.update({k: start.config.get(k, v) for k, v in MODEL_DEFAULTS.items()})
+    else:
+        encoding = Encoding.build(pool.values(), opts["level"], opts["min_count"], opts["buckets"], opts["max_len"])
+        side = SideFeatures.build(pool.values()) if opts["side_features"] else None
     if not resume and (out / "round0").exists():
         raise DataError(f"{out} already holds a training run; pass --resume to continue it, or another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -138,6 +158,8 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
     rt = setup(tc)
     model_opts = {k: opts[k] for k in MODEL_DEFAULTS}
     model = PremiseModel(encoding.size, **model_opts)
+    if start is not None:
+        model.load_state_dict(start.model.state_dict())
     meta = {"encoding": encoding.state(), "train_problems": len(fit_probs), "val_problems": len(val_probs),
             "labelled_problems": len(labels)}
     log(f"{len(fit_probs)} training problems ({sum(p.id in labels for p in fit_probs)} with proofs), "
@@ -145,14 +167,14 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
         f"({encoding.level} level); prep {time.perf_counter() - t0:.1f} s")
     val_rank = [(p.conjecture, p.premises, p.deps) for p in val_probs if p.deps]
     knn.save(out / "knn")  # the k-NN of the same training problems, for `--method neural+knn --model RUN`
-    report = {"rounds": []}
-    extra: dict[str, list[str]] = {}
+    report = {"rounds": [], "init": str(init) if init else None, "harvested": len(harvested or {})}
     for rnd in range(opts["hard_rounds"] + 1):
         rdir = out / f"round{rnd}"
         rows = data.pairs(fit_probs, labels, opts["random_ratio"], tc.seed, extra, opts["popular_ratio"],
                           opts["self_ratio"])
         val_rows = data.pairs(val_probs, labels, opts["random_ratio"], tc.seed, None, opts["popular_ratio"])
-        task = PairTask(model, encoding, pool, rows, val_rows, tc.batch_size, tc.seed, rt, opts, meta, val_rank)
+        task = PairTask(model, encoding, pool, rows, val_rows, tc.batch_size, tc.seed, rt, opts, meta, val_rank,
+                        side=side)
         rc = tc if rnd == 0 else engine_config.TrainConfig.from_dict(
             {**tc.to_dict(), "epochs": opts["hard_epochs"], "steps": None, "max_time": None})
         if RunDir(rdir).summary is not None:  # finished before an interruption: reuse its weights
@@ -166,12 +188,12 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
                "val": summary.get("best") or {}, "weights": best.name}
         if rnd < opts["hard_rounds"]:
             t1 = time.perf_counter()
-            added = mine(NeuralRanker.from_model(model, encoding), fit_probs, labels, extra)
+            added = mine(NeuralRanker.from_model(model, encoding, side=side), fit_probs, labels, extra)
             row.update(mined=added, mining_s=round(time.perf_counter() - t1, 1))
             model.train()
         report["rounds"].append(row)
         log(f"round {rnd}: {json.dumps(row)}")
-    ranker = NeuralRanker.from_model(model, encoding, {**opts, "train": tc.to_dict()})
+    ranker = NeuralRanker.from_model(model, encoding, {**opts, "train": tc.to_dict()}, side=side)
     ranker.save(out)
     report["wall_s"] = round(time.perf_counter() - t0, 1)
     (out / "report.json").write_text(json.dumps(report, indent=1))

@@ -1,0 +1,89 @@
+"""Symbol-name-invariant side features (issue 19, point 2): invariant to renaming, used by the model consistently
+in training and ranking, saved with it, and enough to rank premises whose symbols no training formula had."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deeplearn.engine.config import TrainConfig
+from deeplearn.premises import ranker as ranker_mod
+from deeplearn.premises.corpus import Corpus, Problem
+from deeplearn.premises.neural.encoding import Encoding
+from deeplearn.premises.neural.model import PremiseModel, padded
+from deeplearn.premises.neural.ranker import NeuralRanker
+from deeplearn.premises.neural.side import N_SIDE, SideFeatures
+from deeplearn.premises.neural.train import train
+from deeplearn.premises.tptp import parse_formula
+
+TINY = {"embed_dim": 16, "hidden": 32, "head_hidden": 64}
+
+
+def f(name, body, role="axiom"):
+    return parse_formula(f"fof({name}, {role}, {body}).")
+
+
+def toy(names=("r", "q", "s")):
+    r, q, s = names
+    prems = [f(f"p{i}", f"! [X] : ({r}(X, {s}{i}) | ~ {q}(X))") for i in range(6)]
+    probs = [Problem(f"T{i}", f(f"t{i}", f"! [X] : ({r}(X, {s}{i}) => {q}(X))", "conjecture"), prems,
+                     deps=[f"p{i}"], index=i) for i in range(6)]
+    return prems, probs
+
+
+def test_side_features_do_not_depend_on_symbol_names():
+    prems, probs = toy()
+    prems2, probs2 = toy(("rel_new", "pred_new", "c_new_"))  # every symbol renamed, counts kept
+    a = SideFeatures.build(prems + [p.conjecture for p in probs])
+    b = SideFeatures.build(prems2 + [p.conjecture for p in probs2])
+    for i in range(6):
+        for j in range(6):
+            assert a.pair(probs[i].conjecture, prems[j]) == pytest.approx(b.pair(probs2[i].conjecture, prems2[j]))
+    shared, other = a.pair(probs[2].conjecture, prems[2]), a.pair(probs[2].conjecture, prems[3])
+    assert len(shared) == N_SIDE and shared[0] > other[0] and shared[3] > other[3]  # the rare s2 in common
+    # a premise with unseen symbols only still gets finite features, via the unseen IDF
+    assert all(v == v for v in a.pair(f("u", "zz(c_unseen)"), prems[0]))
+
+
+def test_side_model_ranks_as_it_scores_pairs_and_saves_its_table(tmp_path):
+    prems, probs = toy()
+    torch.manual_seed(0)
+    enc = Encoding.build(prems + [p.conjecture for p in probs], min_count=1, buckets=8)
+    side = SideFeatures.build(prems)
+    model = PremiseModel(enc.size, side_features=True, **TINY).eval()
+    r = NeuralRanker.from_model(model, enc, {"side_features": True, **TINY}, side=side)
+    conj = probs[1].conjecture
+    ranked = dict(r.rank(conj, prems))
+    c_ids, c_len = padded([enc.encode(conj)])
+    with torch.no_grad():
+        for p in prems:
+            p_ids, p_len = padded([enc.encode(p)])
+            feats = torch.tensor([side.pair(conj, p)])
+            one = model(c_ids, c_len, p_ids, p_len, torch.tensor([0]), torch.tensor([0]), feats).item()
+            assert ranked[p.name] == pytest.approx(one, abs=1e-5)
+        for prm in model.side.parameters():
+            prm.zero_()
+    assert dict(NeuralRanker.from_model(model, enc, side=side).rank(conj, prems)) != pytest.approx(ranked)
+    r.save(tmp_path / "run")
+    loaded = ranker_mod.load(tmp_path / "run")
+    assert loaded.side is not None and loaded.side.idf == side.idf
+    with pytest.raises(ValueError, match="reads side features"):
+        model.score(torch.zeros(1, model.conjecture.out_dim), torch.zeros(1, model.premise.out_dim))
+
+
+def test_side_features_rank_premises_of_unseen_symbols(tmp_path):
+    prems, probs = toy()
+    opts = {**TINY, "encoder": "lstm", "head": "concat", "hard_rounds": 0, "val_fraction": 0.0, "random_ratio": 5.0,
+            "side_features": True}
+    tc = TrainConfig(steps=150, batch_size=36, optimizer="adam", lr=3e-3, threads=1, progress="none", log_every=1000)
+    ranker, _ = train(Corpus({}, probs), opts, tc, tmp_path / "run", all_problems=True, log=lambda s: None)
+    # a new "article": no symbol of it occurs in training (all go to hash buckets)
+    new_prems, new_probs = toy(("rel_new", "pred_new", "c_new_"))
+    firsts = [ranker.rank(p.conjecture, new_prems)[0][0] for p in new_probs]
+    assert firsts == [f"p{i}" for i in range(6)]
+    loaded = ranker_mod.load(tmp_path / "run")  # the saved model reads its features too
+    assert [loaded.rank(p.conjecture, new_prems)[0][0] for p in new_probs] == firsts
+    # the same recipe without them: the names are all the encoders have, and new names are hash buckets
+    plain, _ = train(Corpus({}, probs), {**opts, "side_features": False}, tc, tmp_path / "plain", all_problems=True,
+                     log=lambda s: None)
+    assert sum(plain.rank(p.conjecture, new_prems)[0][0] == f"p{i}" for i, p in enumerate(new_probs)) < 6
