@@ -41,6 +41,8 @@ class TrainingSpec:
       run_name: options dict -> the stem of the default run directory (runs/<stem>-<time>).
       describe: summary -> the one line printed at the end (replica 0).
       check: (options dict, resuming) -> None; raise DataError for options that cannot work together.
+      command: the words before `train` on the command line when they are not the system's name (e.g.
+        "vision detect"), for the messages that tell how to resume.
     """
 
     system: str
@@ -50,6 +52,7 @@ class TrainingSpec:
     run_name: Callable[[dict], str] | None = None
     describe: Callable[[dict], str] | None = None
     check: Callable[[dict, bool], None] | None = None
+    command: str | None = None
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, spec: TrainingSpec) -> None:
@@ -166,5 +169,6 @@ def run_training(spec: TrainingSpec, args: argparse.Namespace, on_eval=None, on_
         print(spec.describe(summary), flush=True)
     if summary["status"] == "interrupted":
         print(f"interrupted at step {summary['steps']}; continue with: deeplearn "
-              f"{'' if spec.system == 'supervised' else spec.system + ' '}train --resume {run}", file=sys.stderr)
+              f"{'' if spec.system == 'supervised' else (spec.command or spec.system) + ' '}train --resume {run}",
+              file=sys.stderr)
     return summary

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from deeplearn.vision.detect.backbone import Backbone
-from deeplearn.vision.detect.boxes import batched_nms, box_iou, clip_boxes, decode_boxes, encode_boxes
+from deeplearn.vision.detect.boxes import box_iou, clip_boxes, decode_boxes, encode_boxes
+from deeplearn.vision.detect.fast_nms import batched_nms
 from deeplearn.vision.detect.roi_align import roi_align
 from deeplearn.vision.detect.rpn import RPN, match, sample
 
@@ -59,7 +60,7 @@ class FasterRCNN(nn.Module):
 
     def __init__(self, num_classes: int, widths=(24, 32, 64, 128), features: int = 64, hidden: int = 256,
                  anchor_sizes=(16, 32, 64), anchor_ratios=(0.5, 1.0, 2.0), rois_per_image: int = 128,
-                 foreground_fraction: float = 0.25, score_threshold: float = 0.01, nms_threshold: float = 0.5,
+                 foreground_fraction: float = 0.25, score_threshold: float = 0.05, nms_threshold: float = 0.5,
                  max_detections: int = 100):
         super().__init__()
         self.num_classes = num_classes

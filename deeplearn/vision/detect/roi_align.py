@@ -5,6 +5,12 @@ are averaged. No coordinate is rounded (RoIPool's quantization is what RoIAlign 
 Coordinates: an image pixel j covers [j, j + 1); a feature cell j of stride s covers [j s, (j + 1) s). A point x
 in image pixels is the continuous feature coordinate x / s, which `grid_sample(align_corners=False)` takes as
 2 x / (s W) - 1 (torchvision's `roi_align(aligned=True)` convention).
+
+Two implementations of the same numbers: `roi_align_grid` samples with `grid_sample` (the reference), and
+`roi_align`, used in training, writes bilinear sampling as what it is for an axis-aligned box, separable: the
+weight of cell (y, x) for a sample at (u, v) is hat(v - y) hat(u - x), hat(d) = max(0, 1 - |d|) (zero outside
+the map), so the pooled region is Ay F Ax^T with Ay [out, H] and Ax [out, W] the bin-averaged 1-D weights. Two
+matrix products for all regions of an image: on a CPU its backward is several times faster than grid_sample's scatter.
 """
 
 from __future__ import annotations
@@ -23,9 +29,17 @@ def bin_points(rois: torch.Tensor, output_size: int, sampling_ratio: int) -> tup
     return x, y
 
 
+def axis_weights(points: torch.Tensor, length: int, output_size: int) -> torch.Tensor:
+    """Bin-averaged bilinear weights along one axis: points [R, S] (continuous cell coordinates, S = output_size
+    x sampling ratio) -> [R, output_size, length]."""
+    cells = torch.arange(length, device=points.device, dtype=points.dtype) + 0.5  # cell centres
+    hat = (1 - (points.unsqueeze(-1) - cells).abs()).clamp(min=0)  # [R, S, length]
+    return hat.view(len(points), output_size, -1, length).mean(2)
+
+
 def roi_align(features: torch.Tensor, rois: list[torch.Tensor], output_size: int = 7, stride: int = 8,
               sampling_ratio: int = 2) -> torch.Tensor:
-    """Pooled features of the regions of every image.
+    """Pooled features of the regions of every image (the separable form; equals `roi_align_grid`).
 
     Args:
       features: [B, C, H, W], the map at `stride` pixels per cell.
@@ -33,6 +47,26 @@ def roi_align(features: torch.Tensor, rois: list[torch.Tensor], output_size: int
     Returns:
       [sum R_b, C, output_size, output_size], the images' regions in order.
     """
+    _, c, h, w = features.shape
+    out = []
+    for b, r in enumerate(rois):
+        if len(r) == 0:
+            continue
+        x, y = bin_points(r.to(features.dtype) / stride, output_size, sampling_ratio)  # [R, S] in cells
+        ax, ay = axis_weights(x, w, output_size), axis_weights(y, h, output_size)  # [R, out, W], [R, out, H]
+        n, k = len(r), output_size
+        t = features[b].reshape(c * h, w) @ ax.reshape(n * k, w).T  # [C*H, R*out]: one product for all regions
+        t = t.view(c, h, n, k).permute(2, 1, 0, 3).reshape(n, h, c * k)  # [R, H, C*out]
+        pooled = torch.bmm(ay, t)  # [R, out, C*out]
+        out.append(pooled.view(n, k, c, k).permute(0, 2, 1, 3))  # [R, C, out, out]
+    if not out:
+        return features.new_zeros(0, c, output_size, output_size)
+    return torch.cat(out)
+
+
+def roi_align_grid(features: torch.Tensor, rois: list[torch.Tensor], output_size: int = 7, stride: int = 8,
+                   sampling_ratio: int = 2) -> torch.Tensor:
+    """`roi_align` by `grid_sample` (zero padding), the reference the separable form is tested against."""
     _, c, h, w = features.shape
     out = []
     for b, r in enumerate(rois):

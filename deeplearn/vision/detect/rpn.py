@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deeplearn.vision.detect.boxes import box_iou, clip_boxes, decode_boxes, encode_boxes, nms
+from deeplearn.vision.detect.boxes import box_iou, clip_boxes, decode_boxes, encode_boxes
+from deeplearn.vision.detect.fast_nms import nms
 
 RPN_WEIGHTS = (1.0, 1.0, 1.0, 1.0)
 NEGATIVE, IGNORE = -1, -2
@@ -88,7 +89,7 @@ class RPN(nn.Module):
     """
 
     def __init__(self, channels: int, stride: int, sizes=(16, 32, 64), ratios=(0.5, 1.0, 2.0),
-                 pre_nms=(1000, 500), post_nms=(256, 100), nms_threshold: float = 0.7,
+                 pre_nms=(600, 300), post_nms=(256, 100), nms_threshold: float = 0.7,
                  batch_per_image: int = 256, positive_fraction: float = 0.5):
         super().__init__()
         self.stride, self.sizes, self.ratios = stride, tuple(sizes), tuple(ratios)
