@@ -26,6 +26,7 @@ from torch import nn
 from deeplearn.vision.detect.backbone import Backbone
 from deeplearn.vision.detect.boxes import clip_boxes
 
+MIN_RADIUS = 1.0  # cells (see encode)
 PRIOR = 0.1  # the heatmap bias starts at logit(0.1) = -2.19 (the paper's initialization)
 
 
@@ -35,22 +36,20 @@ def head(cin: int, mid: int, cout: int) -> nn.Sequential:
 
 
 def gaussian_radius(width: torch.Tensor, height: torch.Tensor, min_overlap: float = 0.7) -> torch.Tensor:
-    """CornerNet's radius: the smallest of the three corner-displacement cases that keeps IoU >= min_overlap.
+    """CornerNet's radius: the largest r such that a box whose corners move by r still has IoU >= min_overlap
+    with the truth, in each of the three cases (both corners shifted alike, both inward, both outward), each
+    the smaller root of its quadratic in r. (The CornerNet / CenterNet code takes other roots, which can exceed
+    this bound; tests/vision/detect/test_models.py checks the bound.)
 
     Args:
       width, height: box sizes [N] (in output cells).
     Returns:
       radius [N] (float, >= 0).
     """
-    a1, b1 = 1.0, width + height
-    c1 = width * height * (1 - min_overlap) / (1 + min_overlap)
-    r1 = (b1 + torch.sqrt(b1 ** 2 - 4 * a1 * c1)) / 2
-    a2, b2 = 4.0, 2 * (width + height)
-    c2 = (1 - min_overlap) * width * height
-    r2 = (b2 + torch.sqrt(b2 ** 2 - 4 * a2 * c2)) / 2
-    a3, b3 = 4 * min_overlap, -2 * min_overlap * (width + height)
-    c3 = (min_overlap - 1) * width * height
-    r3 = (b3 + torch.sqrt(b3 ** 2 - 4 * a3 * c3)) / 2
+    o, s, p = min_overlap, width + height, width * height
+    r1 = (s - torch.sqrt((s ** 2 - 4 * p * (1 - o) / (1 + o)).clamp(min=0))) / 2  # shifted: (w-r)(h-r) overlap
+    r2 = (2 * s - torch.sqrt((4 * s ** 2 - 16 * (1 - o) * p).clamp(min=0))) / 8  # inward: (w-2r)(h-2r) = o w h
+    r3 = (-2 * o * s + torch.sqrt(4 * o ** 2 * s ** 2 + 16 * o * (1 - o) * p)) / (8 * o)  # outward
     return torch.minimum(torch.minimum(r1, r2), r3).clamp(min=0)
 
 
@@ -78,7 +77,9 @@ def encode(boxes: torch.Tensor, labels: torch.Tensor, num_classes: int, size: tu
     cell[:, 0].clamp_(0, w - 1)
     cell[:, 1].clamp_(0, h - 1)
     bw, bh = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
-    radius = gaussian_radius(bw.ceil(), bh.ceil()).floor().clamp(min=0)  # integer radius, as the paper's code
+    # An integer radius as in the paper's code, at least 1: at stride 4 the IoU-0.7 bound is under one cell for
+    # objects below ~10 cells, which would leave no reduced penalty around the centre.
+    radius = gaussian_radius(bw, bh).floor().clamp(min=MIN_RADIUS)
     sigma = (2 * radius + 1) / 6
     ys = torch.arange(h, device=dev, dtype=torch.float32).view(1, h, 1)
     xs = torch.arange(w, device=dev, dtype=torch.float32).view(1, 1, w)

@@ -90,7 +90,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from deeplearn.vision.detect.data import read_rgb
-    from deeplearn.vision.detect.draw import draw_detections
+    from deeplearn.vision.detect.draw import save_detections
     from deeplearn.vision.detect.inference import load_run
 
     det = load_run(args.run_dir, args.weights, args.device)
@@ -102,7 +102,7 @@ def cmd_predict(args) -> int:
         keep = p["scores"] >= args.score
         p = {k: v[keep] for k, v in p.items()}
         stem = Path(path).stem
-        draw_detections(image, p, out / f"{stem}.png", classes=det.classes)
+        save_detections(out / f"{stem}.png", image, p, classes=det.classes)
         rows = [{"box": [round(float(v), 2) for v in b], "score": round(float(s), 4), "label": det.classes[int(c)]}
                 for b, s, c in zip(p["boxes"], p["scores"], p["labels"])]
         (out / f"{stem}.json").write_text(json.dumps({"image": str(path), "detections": rows}, indent=1))

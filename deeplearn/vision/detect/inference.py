@@ -76,14 +76,14 @@ def fit_hog(opts: dict, out: str, progress: bool = True) -> dict:
     """Fit HOG-SVM on the training split, save it in `out`, test it; the summary (also summary.json)."""
     from deeplearn.vision.detect.hog import HogSvmDetector
     from deeplearn.vision.detect.metrics import evaluate_detections
-    from deeplearn.vision.detect.task import METRICS, classes_of, load_split
+    from deeplearn.vision.detect.task import METRICS, classes_of, flip_allowed, load_split
 
     run = RunDir(out)
     if run.exists():
         raise DataError(f"{run} already holds a run; choose another --out")
     train = load_split(opts, "train")
     classes = classes_of(train)
-    det = HogSvmDetector()
+    det = HogSvmDetector(flip_positives=flip_allowed(opts))  # mirrored trees are trees, mirrored digits not
     t = time.perf_counter()
     det.fit(train, progress=progress)
     train_time = time.perf_counter() - t

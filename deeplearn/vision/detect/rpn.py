@@ -89,7 +89,7 @@ class RPN(nn.Module):
     """
 
     def __init__(self, channels: int, stride: int, sizes=(16, 32, 64), ratios=(0.5, 1.0, 2.0),
-                 pre_nms=(600, 300), post_nms=(256, 100), nms_threshold: float = 0.7,
+                 pre_nms=(600, 600), post_nms=(256, 300), nms_threshold: float = 0.7,
                  batch_per_image: int = 256, positive_fraction: float = 0.5):
         super().__init__()
         self.stride, self.sizes, self.ratios = stride, tuple(sizes), tuple(ratios)
