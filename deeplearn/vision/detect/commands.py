@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from deeplearn.engine.command import TrainingSpec, add_training_arguments, default_run_dir, train_verb
+from deeplearn.engine.rundir import RunDir
 from deeplearn.paths import DataError
 from deeplearn.vision.detect.options import DetectOptions
 
@@ -41,17 +42,21 @@ SPEC = TrainingSpec(system="vision", options=DetectOptions, build_task=_build_ta
 def cmd_train(args) -> int:
     from deeplearn.vision.detect.models import DETECTORS
 
-    if args.model and not DETECTORS.get(args.model).engine:
-        return _train_hog(args)
+    model = args.model
+    if args.resume and not model and RunDir(args.resume).exists():
+        model = RunDir(args.resume).config["task"].get("model")
+    if model and not DETECTORS.get(model).engine:
+        return _train_hog(args, model)
     return train_verb(SPEC)(args)
 
 
-def _train_hog(args) -> int:
+def _train_hog(args, model: str) -> int:
     from deeplearn.engine.command import resolve_options
     from deeplearn.vision.detect.inference import fit_hog
 
     if args.resume:
-        raise DataError(f"--model {args.model} is fitted in one go; it has no --resume")
+        raise DataError(f"--resume {args.resume}: {model} is fitted in one go; it has no resume (train it anew "
+                        f"with --out)")
     _, opts = resolve_options(SPEC, args)
     out = args.out or default_run_dir(SPEC.run_name(opts))
     print(f"run directory: {out}", flush=True)

@@ -49,3 +49,21 @@ def test_bad_input_is_one_line_naming_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "nowhere" in err and "Traceback" not in err
     assert main(["vision", "detect", "predict", str(tmp_path / "r"), "x.png", "-o", str(tmp_path)]) == 2
+
+
+def test_hog_svm_runs_beside_the_engine_and_loads_like_the_deep_ones(tmp_path, capsys):
+    data = tmp_path / "shapes"
+    write_voc_folder(data, 10)
+    run = tmp_path / "hog"
+    assert main(["vision", "detect", "train", "--data", f"voc:{data}", "--model", "hog-svm", "--progress", "none",
+                 "--out", str(run)]) == 0
+    r = RunDir(run)
+    assert r.config["task"]["model"] == "hog-svm" and (run / "hog-svm.npz").exists()
+    assert 0 <= r.summary["test"]["test_map50"] <= 1
+    assert main(["vision", "detect", "evaluate", str(run)]) == 0
+    assert main(["vision", "detect", "predict", str(run), str(data / "im3.png"), "-o", str(tmp_path / "p"),
+                 "--score", "0"]) == 0
+    assert (tmp_path / "p" / "im3.json").exists()
+    capsys.readouterr()
+    assert main(["vision", "detect", "train", "--resume", str(run)]) == 2
+    assert "fitted in one go" in capsys.readouterr().err
