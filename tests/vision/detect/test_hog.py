@@ -32,7 +32,7 @@ def test_score_map_is_the_dot_product_of_each_window():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from tests.conftest import shared_data_dir
+    from conftest import shared_data_dir  # tests/conftest.py (on sys.path as the root conftest)
 
     root = shared_data_dir()
     if root is None:
