@@ -165,7 +165,7 @@ def _target_of(ann: VocAnnotation, index: dict[str, int]) -> Target:
 
 def tiled_dataset(name: str, split: str, classes: list[str], anns: list[VocAnnotation], index: dict[str, int],
                   tile: int | None, overlap: int = 0, min_visible: float = 0.5) -> DetectionDataset:
-    """Images cut into tile x tile crops (tile=None: whole images); pixels are read once per image, lazily."""
+    """Images cut into tile x tile crops (tile=None: whole images); pixels are read on access (a tiled image's once)."""
     pieces, ids = [], []  # (annotation number, x, y, w, h)
     for a, ann in enumerate(anns):
         if tile is None or (ann.width <= tile and ann.height <= tile):
@@ -181,11 +181,13 @@ def tiled_dataset(name: str, split: str, classes: list[str], anns: list[VocAnnot
 
     def getter(i: int):
         a, x, y, w, h = pieces[i]
-        if a not in pixels:
+        whole = (w, h) == (anns[a].width, anns[a].height)
+        if whole:  # one piece: read on each access (a large VOC folder is not held in memory)
+            return read_rgb(anns[a].image).float() / 255.0, {k: v.clone() for k, v in targets[a].items()}
+        if a not in pixels:  # tiles of one image: its pixels are read once
             pixels[a] = read_rgb(anns[a].image)
         image = pixels[a][:, y:y + h, x:x + w].float() / 255.0
-        whole = (w, h) == (anns[a].width, anns[a].height)
-        return image, (targets[a] if whole else tile_target(targets[a], x, y, w, h, min_visible))
+        return image, tile_target(targets[a], x, y, w, h, min_visible)
 
     return DetectionDataset(name, split, classes, len(pieces), getter, ids)
 

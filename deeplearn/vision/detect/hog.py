@@ -4,8 +4,9 @@ hard-negative mining and non-maximum suppression (Dalal and Triggs 2005).
 Multi-class: one linear SVM per class (one-vs-rest), each with its own window: the class's median box aspect,
 its long side `object_cells` cells, plus a `margin_cells` ring of context (Dalal and Triggs' 64 x 128 person
 window has a 16-px margin). Training, per class:
-  1. positives: every non-difficult box, padded to the window's aspect and resized to the window (optionally also
-     mirrored); negatives: the other classes' boxes cut to this window, and random pyramid windows that overlap
+  1. positives: for every non-difficult box (optionally also of the mirrored image), the pyramid window that fits
+     it best (the level nearest its scale, the position nearest its centre: training sees exactly the features
+     detection scans); negatives: the same for the other classes' boxes, and random pyramid windows that overlap
      no box of the class by IoU >= `negative_iou`;
   2. a linear SVM (scikit-learn LinearSVC, hinge loss, C);
   3. `mining_rounds` times: scan the mining images, add the highest-scoring false windows (score > -1, the
@@ -27,8 +28,7 @@ import torch
 
 from deeplearn.paths import DataError
 from deeplearn.vision.detect.boxes import batched_nms, box_iou
-from deeplearn.vision.detect.hog_features import (hog_blocks, pyramid, resize, score_map, to_hwc,
-                                                  window_features)
+from deeplearn.vision.detect.hog_features import pyramid, score_maps, window_features
 
 FORMAT = "deeplearn-hog-svm-1"
 
@@ -43,7 +43,7 @@ class HogOptions:
     negatives_per_image: int = 10  # random negatives per class and image
     mining_rounds: int = 2
     hard_per_image: int = 10       # hard negatives per class, image and round
-    mining_images: int = 200       # images scanned for negatives (the first ones of the training set)
+    mining_images: int = 200       # images scanned for negatives (evenly spaced over the training set)
     max_images: int | None = None  # images whose boxes are positives (None: all)
     negative_iou: float = 0.3      # a window is negative below this IoU with every box of its class
     flip_positives: bool = False   # also the mirrored positives (trees: yes; digits: no)
@@ -100,29 +100,6 @@ class HogSvmDetector:
 
     # --- windows and boxes -----------------------------------------------------------------------------------
 
-    def _window_region(self, box: torch.Tensor, t: Template) -> tuple[float, float, float, float]:
-        """The image region (x1, y1, x2, y2) whose crop is the window of a box (padded to the template aspect)."""
-        o, m = self.options, self.options.margin_cells
-        x1, y1, x2, y2 = box.tolist()
-        k = max((y2 - y1) / (t.oh * o.cell), (x2 - x1) / (t.ow * o.cell))
-        wh, ww = t.window(m)
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        return cx - ww * o.cell * k / 2, cy - wh * o.cell * k / 2, cx + ww * o.cell * k / 2, cy + wh * o.cell * k / 2
-
-    def _crop_feature(self, image: torch.Tensor, box: torch.Tensor, t: Template, flip: bool = False) -> np.ndarray:
-        """HOG of a box's window region (zero outside the image), resized to the window."""
-        x1, y1, x2, y2 = self._window_region(box, t)
-        h, w = image.shape[-2:]
-        ix1, iy1, ix2, iy2 = math.floor(x1), math.floor(y1), math.ceil(x2), math.ceil(y2)
-        left, top = max(0, -ix1), max(0, -iy1)
-        pad = torch.nn.functional.pad(image, (left, max(0, ix2 - w), top, max(0, iy2 - h)))
-        crop = pad[:, iy1 + top:iy2 + top, ix1 + left:ix2 + left]
-        wh, ww = t.window(self.options.margin_cells)
-        crop = resize(crop, wh * self.options.cell, ww * self.options.cell)
-        if flip:
-            crop = crop.flip(-1)
-        return hog_blocks(to_hwc(crop), self.options.cell).ravel()
-
     def _window_boxes(self, rows: np.ndarray, cols: np.ndarray, scale: float, t: Template) -> torch.Tensor:
         """Object boxes [n, 4] in image pixels of the windows at block positions (rows, cols) of a level."""
         c, m = self.options.cell, self.options.margin_cells
@@ -149,22 +126,56 @@ class HogSvmDetector:
         self.scales = _scales(np.concatenate(long_sides), o.object_cells * o.cell, o.levels_per_octave)
         return items
 
-    def _positives(self, items, c: int) -> tuple[np.ndarray, np.ndarray]:
-        """(this class's window features, the other classes' boxes cut to this class's window)."""
-        pos, other = [], []
-        t = self.templates[c]
-        for image, target in items:
-            keep = ~target["difficult"]
-            for box, label in zip(target["boxes"][keep], target["labels"][keep].tolist()):
-                if label == c:
-                    pos.append(self._crop_feature(image, box, t))
-                    if self.options.flip_positives:
-                        pos.append(self._crop_feature(image, box, t, flip=True))
-                else:
-                    other.append(self._crop_feature(image, box, t))
-        dim = int(np.prod(t.blocks(self.options.margin_cells))) * 36
-        as_array = lambda x: np.stack(x).astype(np.float32) if x else np.zeros((0, dim), np.float32)  # noqa: E731
-        return as_array(pos), as_array(other)
+    def _best_window(self, box: torch.Tensor, t: Template) -> tuple[int, int, int]:
+        """(level, block row, block column) of the window whose object box fits `box` best: the pyramid level
+        nearest the box's scale, the position nearest its centre."""
+        o = self.options
+        x1, y1, x2, y2 = box.tolist()
+        k = max((y2 - y1) / (t.oh * o.cell), (x2 - x1) / (t.ow * o.cell))
+        level = int(np.argmin(np.abs(np.log(self.scales) + math.log(max(k, 1e-6)))))
+        s = self.scales[level]
+        col = round(((x1 + x2) / 2 * s - (t.ow / 2 + o.margin_cells) * o.cell) / o.cell)
+        row = round(((y1 + y2) / 2 * s - (t.oh / 2 + o.margin_cells) * o.cell) / o.cell)
+        return level, row, col
+
+    def _positives(self, items, progress: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per class: (features of the pyramid window that fits each of its boxes best, the same for the other
+        classes' boxes, as negatives). Features come from the pyramid itself, so training sees exactly what
+        detection scans; boxes cut by the image (or tile) border are left out, as Dalal and Triggs did."""
+        from tqdm import tqdm
+
+        from deeplearn.vision.detect.augment import hflip
+
+        o, n = self.options, len(self.classes)
+        pos, other = [[] for _ in range(n)], [[] for _ in range(n)]
+        min_cells = max(max(t.window(o.margin_cells)) for t in self.templates)
+        views = ((image, target, flip) for image, target in items for flip in ([False, True] if o.flip_positives else [False]))
+        for image, target, flip in tqdm(views, desc="positives", disable=not progress, leave=False,
+                                        total=len(items) * (2 if o.flip_positives else 1)):
+            if flip:
+                image, target = hflip(image, target)
+            h, w = image.shape[-2:]
+            b = target["boxes"]
+            keep = ~target["difficult"] & (b[:, 0] > 0) & (b[:, 1] > 0) & (b[:, 2] < w) & (b[:, 3] < h)
+            levels: dict[int, np.ndarray | None] = {}
+            for box, label in zip(b[keep], target["labels"][keep].tolist()):
+                for c, t in enumerate(self.templates):
+                    if c != label and flip:
+                        continue
+                    level, row, col = self._best_window(box, t)
+                    if level not in levels:
+                        got = pyramid(image, [self.scales[level]], o.cell, min_cells)
+                        levels[level] = got[0][1] if got else None
+                    blocks, (bh, bw) = levels[level], t.blocks(o.margin_cells)
+                    if blocks is None or not (0 <= row <= blocks.shape[0] - bh and 0 <= col <= blocks.shape[1] - bw):
+                        continue
+                    (pos if c == label else other)[c].append(blocks[row:row + bh, col:col + bw].ravel())
+        out = []
+        for c, t in enumerate(self.templates):
+            dim = int(np.prod(t.blocks(o.margin_cells))) * 36
+            as_array = lambda x: np.stack(x).astype(np.float32) if x else np.zeros((0, dim), np.float32)  # noqa: E731
+            out.append((as_array(pos[c]), as_array(other[c])))
+        return out
 
     def _negatives_of_level(self, rng, blocks, scale, target, c, scores=None) -> np.ndarray:
         """Window features of one level that overlap no box of class c: random ones, or (scores given) the
@@ -196,12 +207,17 @@ class HogSvmDetector:
         o = self.options
         found: list[list[np.ndarray]] = [[] for _ in self.classes]
         min_cells = max(max(t.window(o.margin_cells)) for t in self.templates)
-        for image, target in tqdm(items[: o.mining_images], desc=what, disable=not progress, leave=False):
-            levels = pyramid(image, self.scales, o.cell, min_cells)
+        picks = np.unique(np.linspace(0, len(items) - 1, min(o.mining_images, len(items))).round().astype(int))
+        for i in tqdm(picks.tolist(), desc=what, disable=not progress, leave=False):
+            image, target = items[i]
+            if i not in self._pyramids:  # kept for the mining rounds (float32)
+                self._pyramids[i] = [(s, b.astype(np.float32)) for s, b in pyramid(image, self.scales, o.cell, min_cells)]
+            levels = self._pyramids[i]
+            maps = [score_maps(blocks, self.weights, self.biases) if hard else None for _, blocks in levels]
             for c in range(len(self.classes)):
                 per_level = []
-                for scale, blocks in levels:
-                    scores = score_map(blocks, self.weights[c], self.biases[c]) if hard else None
+                for (scale, blocks), m in zip(levels, maps):
+                    scores = m[c] if hard else None
                     per_level.append(self._negatives_of_level(rng, blocks, scale, target, c, scores))
                 feats = np.concatenate(per_level) if per_level else np.zeros((0, 1))
                 if hard:  # the hardest of the image over all levels
@@ -232,10 +248,11 @@ class HogSvmDetector:
         start = time.perf_counter()
         rng = np.random.default_rng(self.options.seed)
         items = self._setup(dataset)
+        self._pyramids: dict[int, list] = {}
         n_classes = len(self.classes)
         self.weights = [np.zeros((*t.blocks(self.options.margin_cells), 2, 2, 9), np.float32) for t in self.templates]
         self.biases = [0.0] * n_classes
-        positives = [self._positives(items, c) for c in range(n_classes)]
+        positives = self._positives(items, progress)
         negatives = self._scan_negatives(items, rng, hard=False, progress=progress, what="random negatives")
         negatives = [[other] + neg for (_, other), neg in zip(positives, negatives)]
         rounds = []
@@ -248,6 +265,7 @@ class HogSvmDetector:
                 hard = self._scan_negatives(items, rng, hard=True, progress=progress, what=f"hard negatives {r + 1}")
                 for c in range(n_classes):
                     negatives[c].extend(hard[c])
+        self._pyramids = {}
         self.history = {"rounds": rounds, "train_seconds": time.perf_counter() - start, "images": len(items)}
         return self
 
@@ -261,10 +279,11 @@ class HogSvmDetector:
         min_cells = max(max(t.window(o.margin_cells)) for t in self.templates)
         boxes, scores, labels = [], [], []
         levels = pyramid(image, self.scales, o.cell, min_cells)
+        maps = [score_maps(blocks, self.weights, self.biases) for _, blocks in levels]
         for c, t in enumerate(self.templates):
             cb, cs = [], []
-            for scale, blocks in levels:
-                s = score_map(blocks, self.weights[c], self.biases[c])
+            for (scale, blocks), level_maps in zip(levels, maps):
+                s = level_maps[c]
                 rows, cols = np.nonzero(s > o.score_threshold)
                 cb.append(self._window_boxes(rows, cols, scale, t))
                 cs.append(torch.from_numpy(s[rows, cols]).float())

@@ -94,3 +94,21 @@ def score_map(blocks: np.ndarray, weight: np.ndarray, bias: float) -> np.ndarray
     if x.shape[-2] < bh or x.shape[-1] < bw:
         return np.zeros((0, 0), np.float32)
     return (F.conv2d(x, k)[0, 0] + bias).numpy()
+
+
+def score_maps(blocks: np.ndarray, weights: list[np.ndarray], biases: list[float]) -> list[np.ndarray]:
+    """`score_map` for several filters of different sizes in one correlation: the filters are zero-padded at the
+    bottom/right to the largest, the block map likewise, and each class keeps its own valid positions."""
+    bh = max(w.shape[0] for w in weights)
+    bw = max(w.shape[1] for w in weights)
+    nby, nbx = blocks.shape[:2]
+    x = torch.from_numpy(blocks.reshape(nby, nbx, -1)).permute(2, 0, 1)[None].float()
+    x = F.pad(x, (0, bw - min(w.shape[1] for w in weights), 0, bh - min(w.shape[0] for w in weights)))
+    k = torch.zeros(len(weights), x.shape[1], bh, bw)
+    for c, w in enumerate(weights):
+        k[c, :, :w.shape[0], :w.shape[1]] = torch.from_numpy(w.reshape(w.shape[0], w.shape[1], -1)).permute(2, 0, 1)
+    if x.shape[-2] < bh or x.shape[-1] < bw:
+        return [np.zeros((0, 0), np.float32) for _ in weights]
+    out = F.conv2d(x, k)[0].numpy()
+    return [out[c, :max(0, nby - w.shape[0] + 1), :max(0, nbx - w.shape[1] + 1)] + b
+            for c, (w, b) in enumerate(zip(weights, biases))]

@@ -32,7 +32,7 @@ def test_score_map_is_the_dot_product_of_each_window():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from tests.conftest import shared_data_dir
+    from conftest import shared_data_dir  # tests/conftest.py (on sys.path as the root conftest)
 
     root = shared_data_dir()
     if root is None:
@@ -79,3 +79,13 @@ def test_save_load_round_trip(trained, tmp_path):
 def test_unknown_option():
     with pytest.raises(DataError, match="unknown HOG-SVM option"):
         HogSvmDetector(window=3)
+
+
+def test_score_maps_of_several_sizes_equal_one_by_one():
+    from deeplearn.vision.detect.hog_features import score_maps
+
+    rng = np.random.default_rng(2)
+    blocks = rng.random((12, 15, 2, 2, 9))
+    ws = [rng.standard_normal((5, 3, 2, 2, 9)), rng.standard_normal((7, 7, 2, 2, 9)), rng.standard_normal((5, 1, 2, 2, 9))]
+    for got, w, b in zip(score_maps(blocks, ws, [0.1, -0.2, 0.3]), ws, [0.1, -0.2, 0.3]):
+        assert np.allclose(got, score_map(blocks, w, b), atol=1e-4)
