@@ -23,9 +23,9 @@ SYSTEMS = [
            top_level=("launch",)),
     System("tune", "hyperparameter search (Optuna) over any trainable system", "deeplearn.tune.commands",
            top_level=("tune",)),
-    System("vision", "what vision networks learn: filters, feature maps, DeepDream, feature visualization, style "
-                     "transfer and neural doodles",
-           "deeplearn.vision.commands"),
+    System("vision", "what vision networks learn: filters, feature maps, DeepDream, feature visualization; style "
+                     "transfer and neural doodles; object detection",
+           "deeplearn.vision.commands", training="deeplearn.vision.detect.commands:SPEC"),
     System("text", "character-level recurrent language models: train, sample, evaluate",
            "deeplearn.text.commands", training="deeplearn.text.commands:SPEC"),
     System("premises", "lemma selection for the E prover on MPTP2078: rank, select, prove, evaluate, train",

@@ -43,6 +43,8 @@ class TrainingSpec:
       check: (options dict, resuming) -> None; raise DataError for options that cannot work together.
       metrics: the validation metrics the task reports (e.g. ("val_loss", "val_acc")), so that --monitor is
         checked before any data is loaded; the engine still checks the real rows at the first evaluation.
+      command: the train verb's words when they are not "<system> train" (e.g. "vision detect train",
+        "vision style-train"), for the messages that tell how to resume.
     """
 
     system: str
@@ -53,6 +55,7 @@ class TrainingSpec:
     describe: Callable[[dict], str] | None = None
     check: Callable[[dict, bool], None] | None = None
     metrics: tuple[str, ...] = ()
+    command: str | None = None
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, spec: TrainingSpec) -> None:
@@ -142,6 +145,11 @@ def default_run_dir(*parts: str) -> str:
     return str(Path("runs") / ("-".join(parts) + time.strftime("-%Y%m%d-%H%M%S")))
 
 
+def train_words(spec: TrainingSpec) -> str:
+    """The words of the system's train verb after `deeplearn`."""
+    return spec.command or ("train" if spec.system == "supervised" else f"{spec.system} train")
+
+
 def train_verb(spec: TrainingSpec):
     """The `func` of a system's train verb: exit 0, or 130 when an interrupt stopped the run (it was saved)."""
     def cmd_train(args) -> int:
@@ -176,5 +184,6 @@ def run_training(spec: TrainingSpec, args: argparse.Namespace, on_eval=None, on_
         print(spec.describe(summary), flush=True)
     if summary["status"] == "interrupted":
         print(f"interrupted at step {summary['steps']}; continue with: deeplearn "
-              f"{'' if spec.system == 'supervised' else spec.system + ' '}train --resume {run}", file=sys.stderr)
+              f"{train_words(spec)} --resume {run}",
+              file=sys.stderr)
     return summary

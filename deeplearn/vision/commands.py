@@ -79,3 +79,8 @@ def register(sub) -> None:
     from deeplearn.vision import dream_cli  # dream / visualize / layers / classify (feature networks)
 
     dream_cli.register(sub)
+
+    from deeplearn.vision.detect import commands as detect  # detect train / evaluate / predict
+
+    d = sub.add_parser("detect", help="object detection: CenterNet, Faster R-CNN, HOG-SVM; VOC and COCO mAP")
+    detect.register(d.add_subparsers(dest="detect_verb", metavar="VERB", required=True))

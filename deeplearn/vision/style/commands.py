@@ -139,7 +139,8 @@ def _describe_fast(summary: dict) -> str:
 
 
 SPEC = TrainingSpec(system="style", options=FastStyleOptions, build_task=_build_fast, defaults=FAST_DEFAULTS,
-                    run_name=lambda cfg: "style-fast", describe=_describe_fast)
+                    run_name=lambda cfg: "style-fast", describe=_describe_fast,
+                    command="vision style-train")
 
 
 def cmd_stylize(args) -> int:
