@@ -1,5 +1,6 @@
 """A fast CIFAR-10 net in the style of airbench: K. Jordan, "94% on CIFAR-10 in 3.29 Seconds on a Single GPU",
-arXiv 2404.00498 (2024), Sections 3.1-3.3. Written from the paper's description; no code was copied.
+arXiv 2404.00498 (2024), Sections 3.1-3.3. Written from the paper and the hyperparameters its public
+script lists (widths, BN momentum, 1/9 logit scale, whitening eps); no code was copied.
 
     input 3x32x32 (normalized)
     whiten   2x2 conv, 3 -> 24, no padding, frozen weights: the 12 eigenvectors of the training images' 2x2
