@@ -115,6 +115,20 @@ def build_model(opts: dict, num_classes: int, input_shape) -> nn.Module:
         raise
 
 
+def init_from_data(model: nn.Module, encoded_train: Callable[[int], torch.Tensor]) -> None:
+    """The data-dependent initialization hook: a model with `init_from_data(x)` and `data_init_samples` (int) gets
+    the first `data_init_samples` training inputs, encoded as the model sees them (N x C x H x W), before
+    training starts (e.g. patch whitening of the first convolution). A resumed run then loads its checkpoint over
+    it; `load_classifier` loads trained weights and never calls it.
+
+    Args:
+      encoded_train: n -> the first n training inputs, encoded (no augmentation)."""
+    hook = getattr(model, "init_from_data", None)
+    if hook is not None:
+        with torch.no_grad():
+            hook(encoded_train(int(model.data_init_samples)))
+
+
 def load_classifier(run_dir, weights: str = "best") -> tuple[nn.Module, dict]:
     """(model in eval mode on the CPU, meta) of a classifier run (`deeplearn train`); meta holds the input
     encoding (class names, pixel range, mean/std, input shape). Another system's run is an error naming it."""

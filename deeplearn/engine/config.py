@@ -27,12 +27,17 @@ class TrainConfig:
     weight_decay: float = opt(0.0, "weight decay (not on biases and norms)", check=non_negative)
     beta1: float = opt(0.9, "Adam beta1", check=non_negative)
     beta2: float = opt(0.999, "Adam beta2", check=non_negative)
-    schedule: str = opt("constant", "learning-rate schedule", choices=["constant", "step", "cosine", "onecycle"])
+    schedule: str = opt("constant", "learning-rate schedule (linear: after the warm-up, a straight line to --min-lr)",
+                        choices=["constant", "step", "cosine", "onecycle", "linear"])
     warmup_steps: int = opt(0, "linear warm-up steps", check=non_negative)
     lr_step_size: int = opt(1000, "steps between decays (schedule step)", check=positive)
     lr_gamma: float = opt(0.1, "decay factor (schedule step)", check=positive)
     min_lr: float = opt(0.0, "final learning rate (cosine)", check=non_negative)
     clip_grad: float | None = opt(None, "max global gradient norm", shown="no clipping", check=positive)
+    lookahead_every: int | None = opt(None, "Lookahead: every K updates pull the weights towards slow weights "
+                                            "(engine/lookahead.py)", shown="off", check=positive)
+    lookahead_decay: float = opt(0.95 ** 5, "Lookahead: the slow weights' decay at the end of the run (it rises "
+                                            "as progress^3 from 0)", check=non_negative)
     # Evaluation, checkpoints, early stopping.
     eval_every: int | None = opt(None, "steps between evaluations", shown="once per epoch", check=positive)
     checkpoint_every: int | None = opt(None, "steps between extra checkpoints (one is also written at every "
@@ -44,6 +49,8 @@ class TrainConfig:
     patience: int | None = opt(None, "evaluations without improvement before stopping early", shown="never",
                                check=positive)
     test_on: str = opt("best", "weights the final test uses", choices=["best", "last"])
+    eval_test: bool = opt(False, "also evaluate the test split at every evaluation (a curve over training time; "
+                                 "never used to choose weights)")
     log_every: int = opt(20, "steps between train-loss log rows", check=positive)
     # Process.
     seed: int = opt(0, "random seed (data order, initialization, augmentation)")
@@ -52,7 +59,7 @@ class TrainConfig:
     device: str = opt("auto", "device", choices=["auto", "cpu", "cuda", "mps"])
     amp: str = opt("none", "autocast precision (CUDA; bf16 also on CPU)", choices=["none", "bf16", "fp16"])
     compile: bool = opt(False, "torch.compile the model")
-    channels_last: bool = opt(False, "NHWC memory format (CUDA)")
+    channels_last: bool = opt(False, "NHWC memory format (faster convolutions with oneDNN on CPU and on tensor cores)")
     sync_bn: bool = opt(False, "synchronized batch norm across replicas")
     workers: int = opt(0, "DataLoader worker processes (large data sets only)", check=non_negative)
     progress: str = opt("auto", "progress display (auto: a bar on a terminal; none: quiet, for library use)",

@@ -46,6 +46,8 @@ def build_scheduler(opt: torch.optim.Optimizer, c: TrainConfig, total_steps: int
         main = lr_scheduler.StepLR(opt, step_size=c.lr_step_size, gamma=c.lr_gamma)
     elif c.schedule == "cosine":
         main = lr_scheduler.CosineAnnealingLR(opt, T_max=main_steps, eta_min=c.min_lr)
+    elif c.schedule == "linear":
+        main = lr_scheduler.LinearLR(opt, start_factor=1.0, end_factor=c.min_lr / c.lr, total_iters=main_steps)
     else:
         raise ValueError(f"unknown schedule {c.schedule!r}")
     if c.warmup_steps <= 0:
@@ -67,8 +69,9 @@ def plan_at_step(c: TrainConfig, step: int, total: int) -> tuple[float, float | 
     torch's schedulers as `build_scheduler` lays them out (tested against them), so that the LR depends on
     (step, total) alone and a run extended on --resume equals one planned that long from the start.
 
-    constant/step/cosine: linear warm-up (step + 1) / (warmup + 1) over --warmup-steps, then constant, a decay by
-    --lr-gamma every --lr-step-size steps, or a cosine to --min-lr over the remaining steps. onecycle (Smith 2018,
+    constant/step/cosine/linear: linear warm-up (step + 1) / (warmup + 1) over --warmup-steps, then constant, a decay by
+    --lr-gamma every --lr-step-size steps, or a cosine (linear: a straight line) to --min-lr over the remaining
+    steps. onecycle (Smith 2018,
     torch's OneCycleLR): a cosine rise from lr/25 to lr over pct_start of the run and a cosine fall to lr/25e4,
     while the momentum (beta1 for Adam) falls from 0.95 to 0.85 and rises back."""
     w = c.warmup_steps
@@ -86,6 +89,8 @@ def plan_at_step(c: TrainConfig, step: int, total: int) -> tuple[float, float | 
     t = step - w
     if c.schedule == "cosine":
         return _cos(c.lr, c.min_lr, t / max(total - w, 1)), None
+    if c.schedule == "linear":
+        return c.lr + (c.min_lr - c.lr) * min(t / max(total - w, 1), 1.0), None
     if c.schedule == "step":
         return c.lr * c.lr_gamma ** (t // c.lr_step_size), None
     return c.lr, None
@@ -93,7 +98,7 @@ def plan_at_step(c: TrainConfig, step: int, total: int) -> tuple[float, float | 
 
 def lr_factor_at(c: TrainConfig, step: int, progress: float) -> float:
     """The LR of a plan laid over time, as a fraction of --lr: linear warm-up over the first --warmup-steps
-    updates, then the schedule over progress p in [0, 1] (cosine: to --min-lr; onecycle: torch's shape, a cosine
+    updates, then the schedule over progress p in [0, 1] (cosine or linear: to --min-lr; onecycle: torch's shape, a cosine
     rise from lr/25 over the first 25 % and a cosine fall to lr/25e4; step: decays every --lr-step-size steps)."""
     p = min(max(progress, 0.0), 1.0)
     if c.schedule == "onecycle":
@@ -106,6 +111,9 @@ def lr_factor_at(c: TrainConfig, step: int, progress: float) -> float:
     if c.schedule == "cosine":
         lo = c.min_lr / c.lr
         return lo + 0.5 * (1 - lo) * (1 + math.cos(math.pi * p))
+    if c.schedule == "linear":
+        lo = c.min_lr / c.lr
+        return lo + (1 - lo) * (1 - p)
     if c.schedule == "step":
         return c.lr_gamma ** (step // c.lr_step_size)
     return 1.0

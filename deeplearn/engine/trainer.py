@@ -31,6 +31,7 @@ from torch.nn.parallel import DistributedDataParallel
 from deeplearn.engine import checkpoint as ckpt
 from deeplearn.engine.config import TrainConfig
 from deeplearn.engine.logger import RunLogger, plot_curves, write_json
+from deeplearn.engine.lookahead import Lookahead
 from deeplearn.engine.optim import LRPlan, build_optimizer
 from deeplearn.engine.rundir import RunDir
 from deeplearn.engine.runtime import Runtime, rng_state, set_rng_state
@@ -126,6 +127,8 @@ def fit(task: Task, c: TrainConfig, rt: Runtime, run_dir: str | Path, resume: bo
                 if not t.running():
                     break
                 t.tick = time.perf_counter()
+        if t.lookahead is not None and t.status != "interrupted":
+            t.lookahead.finish()  # the model takes the slow weights
         t.save(t.run.last_path)
     return t.finish()
 
@@ -146,6 +149,8 @@ class Trainer:
         self.eval_every = c.eval_every or self.steps_per_epoch
         self.mode = c.resolved_mode()
         self.unit, self.unit_per_sample = getattr(task, "throughput_unit", ("samples", 1))
+        self.lookahead = Lookahead(self.model, c.lookahead_every, c.lookahead_decay) if c.lookahead_every else None
+        self.progress = 0.0  # of the run: step / total, or training time / --max-time (what the LR plan uses)
         self.st = State()
         self.status = "completed"
         self.warned_schedule = False
@@ -155,8 +160,8 @@ class Trainer:
     def _wrap_model(self, model: nn.Module) -> tuple[nn.Module, nn.Module]:
         c, rt, device = self.c, self.rt, self.device
         model = model.to(device)
-        if c.channels_last and device.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)  # NHWC: faster convolutions on tensor cores
+        if c.channels_last:
+            model = model.to(memory_format=torch.channels_last)  # NHWC: faster convolutions (oneDNN, tensor cores)
         if rt.distributed and c.sync_bn:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         net: nn.Module = model
@@ -183,6 +188,8 @@ class Trainer:
         self.task.load_state_dict(saved["task"])
         for name, obj in self.task.checkpointed().items():
             obj.load_state_dict(saved.get("extra", {})[name])
+        if self.lookahead is not None:
+            self.lookahead.load_state_dict(saved["lookahead"])
         self.st = State(**saved["state"])
         set_rng_state(saved["rng"])
         if self.rt.rank > 0:  # the saved RNG state is replica 0's: give the others a stream of their own
@@ -222,9 +229,11 @@ class Trainer:
     # --- phase 3: one training step, the lecture's sketch ---
     def train_step(self, batch) -> tuple[torch.Tensor, int]:
         c = self.c
-        if c.channels_last and self.device.type == "cuda" and batch[0].ndim == 4:
+        if c.channels_last and batch[0].ndim == 4:
             batch = (batch[0].contiguous(memory_format=torch.channels_last),) + tuple(batch[1:])
-        self.plan.before_step(self.st.step, self._progress())
+        by_time = self._progress()
+        self.progress = by_time if by_time is not None else self._step_progress()
+        self.plan.before_step(self.st.step, by_time)
         with self.autocast() if self.autocast else contextlib.nullcontext():
             output = self.task.forward(self.net, batch)  # network output N(v) for each v in B_i
             loss = self.task.loss(output, batch)  # loss(N(v)), averaged over B_i
@@ -252,6 +261,11 @@ class Trainer:
             elapsed = float(self.rt.all_reduce_max(elapsed))
         return elapsed / self.c.max_time
 
+    def _step_progress(self) -> float:
+        if self.total < UNBOUNDED:
+            return self.st.step / self.total
+        return self.st.train_time / self.c.max_time  # a time budget with a constant LR
+
     # --- phase 4: account, log, evaluate, checkpoint, decide whether to stop ---
     def after_step(self, loss: torch.Tensor, n: int, stop: _StopFlag, on_step_end, on_eval) -> None:
         c, st, rt = self.c, self.st, self.rt
@@ -261,6 +275,8 @@ class Trainer:
         self.loss_sum += loss.detach().float()
         self.loss_count += 1
         st.train_time += time.perf_counter() - self.tick
+        if self.lookahead is not None:
+            self.lookahead.after_update(st.step, self.progress)
         try:
             if on_step_end is not None:
                 on_step_end(st.step)
@@ -310,6 +326,8 @@ class Trainer:
         self.loss_count, self.window_start, self.window_samples = 0, now, 0
         if do_eval and "val" in self.task.evals:
             row.update(self.validate())
+        if do_eval and c.eval_test and "test" in self.task.evals:
+            row.update(self.evaluate("test")[0], train_time_s=round(st.train_time, 3))
         self.log.log(row, evaluation=do_eval)
         self._warn_if_schedule_is_cut()
         self.window_start = time.perf_counter()  # evaluation time is not training throughput
@@ -368,6 +386,7 @@ class Trainer:
                 "scheduler": self.plan.state_dict(), "scaler": self.scaler.state_dict() if self.scaler else {},
                 "task": self.task.state_dict(),
                 "extra": {k: v.state_dict() for k, v in self.task.checkpointed().items()},
+                "lookahead": self.lookahead.state_dict() if self.lookahead is not None else {},
                 "state": self.st.__dict__.copy(), "rng": rng_state(), "config": self.c.to_dict(),
                 "task_config": self.task.config, "meta": self.task.meta}
 

@@ -36,19 +36,17 @@ def fit_size(x: torch.Tensor, size: tuple[int, int] | None, channels: int | None
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
 
 
-def flip_crop(x: torch.Tensor, g: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """Random crop with zero padding and random horizontal flip (the CIFAR-10 recipe)."""
+def flip_crop(x: torch.Tensor, g: torch.Generator, pad: int = 4, mode: str = "constant") -> torch.Tensor:
+    """Random crop with zero padding and random horizontal flip (the CIFAR-10 recipe); `mode="reflect"` mirrors
+    the border instead of padding with zeros."""
     n, _, h, w = x.shape
     flip = torch.rand(n, generator=g) < 0.5
     x = torch.where(flip.to(x.device)[:, None, None, None], x.flip(3), x)
-    padded = F.pad(x, (pad, pad, pad, pad))
+    padded = F.pad(x, (pad, pad, pad, pad), mode=mode)
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=g).to(x.device)
     dx = torch.randint(0, 2 * pad + 1, (n,), generator=g).to(x.device)
-    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # n x 1 x h x 1
-    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # n x 1 x 1 x w
-    idx_n = torch.arange(n, device=x.device)[:, None, None, None]
-    idx_c = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
-    return padded[idx_n, idx_c, rows, cols]
+    windows = padded.unfold(2, h, 1).unfold(3, w, 1)  # n x c x (2pad+1) x (2pad+1) x h x w, a view
+    return windows[torch.arange(n, device=x.device), :, dy, dx]  # n x c x h x w: image i's window (dy_i, dx_i)
 
 
 def affine(x: torch.Tensor, g: torch.Generator, degrees: float = 10.0, translate: float = 0.1,
@@ -65,7 +63,13 @@ def affine(x: torch.Tensor, g: torch.Generator, degrees: float = 10.0, translate
     return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
 
 
-AUGMENTATIONS = {"none": None, "flip-crop": flip_crop, "affine": affine}
+def flip_translate(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Random horizontal flip and a random translation by up to 2 px with mirrored borders (airbench's CIFAR-10
+    augmentation, Jordan 2024, Sec. 3.6: a milder crop than flip-crop's 4 px of black, for short runs)."""
+    return flip_crop(x, g, pad=2, mode="reflect")
+
+
+AUGMENTATIONS = {"none": None, "flip-crop": flip_crop, "flip-translate": flip_translate, "affine": affine}
 
 
 class Encoder:

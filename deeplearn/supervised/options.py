@@ -34,7 +34,9 @@ class SupervisedOptions:
                                  "small-stem: kaiming with the paper's N(0, 0.01) first layer)",
                            choices=["kaiming", "paper", "small-stem"], shown="kaiming")
     val_fraction: float = opt(0.1, "part of train held out for validation", check=fraction)
-    augment: str = opt("none", "training augmentation", choices=["none", "flip-crop", "affine"])
+    augment: str = opt("none", "training augmentation", choices=["none", "flip-crop", "flip-translate", "affine"])
+    tta: str = opt("none", "test-time augmentation of evaluation (flip: the mean of the logits of the image and "
+                           "its mirror image)", choices=["none", "flip"])
     label_smoothing: float = opt(0.0, "label smoothing of the cross-entropy", check=fraction)
     aux_weight: float = opt(0.3, "weight of auxiliary-classifier losses (GoogLeNet)", check=non_negative)
     image_size: int = opt(224, "crop size for imagefolder data", check=positive)

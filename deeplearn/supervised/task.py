@@ -23,6 +23,13 @@ class ClassificationTask(Task):
         self.model, self.train, self.evals = model, train, evals
         self.num_classes, self.config, self.meta = num_classes, config, meta
 
+    def forward(self, model, batch):
+        """Training: the model's output. Evaluation with `tta == "flip"`: the mean of the logits of each image and
+        of its mirror image (test-time augmentation; airbench, Jordan 2024, Sec. 3.7)."""
+        if model.training or self.config.get("tta", "none") == "none":
+            return model(batch[0])
+        return flip_tta(model, batch[0])
+
     def loss(self, output, batch):
         y = batch[1]
         ls = self.config.get("label_smoothing", 0.0)
@@ -56,6 +63,12 @@ class ClassificationTask(Task):
         Path(run_dir, f"{split}_per_class.json").write_text(json.dumps(
             {"per_class_acc": dict(zip(names, per_class)), "confusion": conf.tolist()}, indent=1))
         draw_confusion(conf, names, Path(run_dir) / f"{split}_confusion.png")
+
+
+def flip_tta(model, x: torch.Tensor) -> torch.Tensor:
+    """Mean of the logits of x and of x mirrored left-right (one forward pass over both halves of a 2N batch)."""
+    logits = models.logits_of(model(torch.cat([x, x.flip(3)])))
+    return 0.5 * (logits[: len(x)] + logits[len(x):])
 
 
 def draw_confusion(conf: torch.Tensor, names: list[str], path: Path) -> None:
@@ -115,6 +128,7 @@ def build_task(opts: dict, rt: Runtime, batch_size: int, seed: int, workers: int
             "mean": mean, "std": std, "data_shape": list(d.image_shape), "input_shape": list(input_shape),
             "num_train": len(xtr), "num_val": len(xva), "num_test": len(xte)}
     model = build_model(opts, d.num_classes, input_shape)
+    models.init_from_data(model, lambda n: Encoder(**enc)((xtr[:n], ytr[:n]))[0])
     return ClassificationTask(model, train, evals, d.num_classes, opts, meta)
 
 
