@@ -36,6 +36,9 @@ def runs(tmp_path_factory):
     last.write_bytes(last.read_bytes()[:1000])
     bad = tmp / "bad"
     bad.mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (48, 32), (200, 120, 40)).save(bad / "rgb.png")
     (bad / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     (bad / "latin1.p").write_bytes("fof(a, axiom, p(\xe9)).\n".encode("latin-1"))
     (bad / "malformed.p").write_text("fof(a, axiom, (p & ).\n")
@@ -72,6 +75,17 @@ CASES = {
     "predict: a text run": "predict {TEXT} " + DIGIT,
     "models: an argument it does not take": "models --bogus",
     "vision filters: a text run": "vision filters {TEXT} -o {TMP}/f.png",
+    "vision detect: an unknown detector": "vision detect train --model yolo9000 --data mnist-detect",
+    "vision detect: a data set that does not exist": "vision detect train --data voc:{TMP}/nowhere --out {TMP}/det",
+    "vision detect: predict with a text run": "vision detect predict {TEXT} " + DIGIT + " -o {TMP}/det-out",
+    "vision style: a missing style image": "vision style {BAD}/rgb.png {TMP}/nowhere.jpg -o {TMP}/s.png",
+    "vision style: a one-channel image": "vision style " + DIGIT + " {BAD}/rgb.png -o {TMP}/s.png",
+    "vision style: a corrupt content image": "vision style {BAD}/corrupt.png {BAD}/rgb.png -o {TMP}/s.png",
+    "vision doodle: a missing map": "vision doodle --style {BAD}/rgb.png --style-map {TMP}/nowhere.png "
+                                    "--target-map {TMP}/nowhere2.png -o {TMP}/d.png",
+    "premises loop: no data": "premises loop --out {TMP}/loop --data-dir {TMP}/nowhere",
+    "premises loop: zero rounds": "premises loop --out {TMP}/loop --rounds 0",
+    "premises loop: no E processes": "premises loop --out {TMP}/loop --workers 0",
     "launch: no processes": "launch --nproc 0 -- train",
     "tune: a malformed search space": "tune --param lr=sometimes:1 --trials 2 --out {TMP}/tune",
     "tune: an unknown system": "tune --system nope --param lr=loguniform:1e-3:1 --trials 2 --out {TMP}/tune2",

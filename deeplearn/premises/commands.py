@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from deeplearn.engine.options import checked, positive
 from deeplearn.paths import DataError
 from deeplearn.premises import corpus as corpus_mod
 from deeplearn.premises import evaluate as ev
@@ -149,7 +150,7 @@ def _count(text: str) -> int:
 
 
 def executor_opts(sp, dest: str = "workers") -> None:
-    sp.add_argument("--workers", dest=dest, type=int, default=1, help="local E processes at once")
+    sp.add_argument("--workers", dest=dest, type=checked(int, positive), default=1, help="local E processes at once")
     sp.add_argument("--executor", default=None, help="where E runs: local (default: --workers processes here) or "
                                                      "dask://HOST:PORT, a Dask scheduler")
 

