@@ -18,6 +18,7 @@ from deeplearn.system import System
 SYSTEMS = [
     System("supervised", "supervised learning: the feed-forward net, CNNs and traditional ML on images",
            "deeplearn.supervised.commands", training="deeplearn.supervised.commands:SPEC",
+           report="deeplearn.supervised.lecture:sections",
            top_level=("train", "evaluate", "predict", "baseline", "models")),
     System("launch", "data-parallel replicas of any training command (torchrun)", "deeplearn.engine.launch",
            top_level=("launch",)),
@@ -33,6 +34,8 @@ SYSTEMS = [
            "deeplearn.arora.commands", training="deeplearn.arora.commands:SPEC"),
     System("spn", "sum-product networks: learn tractable density models, query them exactly",
            "deeplearn.spn.commands"),
+    System("lecture", "run every system's claims of the lecture and write an HTML report of them, measured",
+           "deeplearn.lecture.commands", top_level=("lecture",)),
 ]
 
 
