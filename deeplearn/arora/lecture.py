@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from deeplearn.lecture import plots
-from deeplearn.lecture.section import FAILS, HOLDS, Outcome, Section
+from deeplearn import report_plots as plots
+from deeplearn.report import FAILS, HOLDS, Outcome, Section
 
 
 def _point(ctx, samples: int, n: int, depth: int, rho: float) -> dict:

@@ -109,6 +109,8 @@ def render(records: list[dict]) -> str:
         counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
     tally = "; ".join(f"{v}: {n}" for v, n in counts.items())
     modes = sorted({r.get("mode", "") for r in done})
+    hosts = sorted({f"{r.get('processor')} ({r.get('cores')} cores), {r.get('threads')} threads, torch "
+                    f"{r.get('torch')}" for r in done})
     head = ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             '<title>Deep Learning Introduction, measured</title>'
@@ -118,7 +120,7 @@ def render(records: list[dict]) -> str:
              "lecture's order, checked by running this project's systems: what the slide claims, what we ran, "
              "the picture, the numbers and a verdict.</p>"
              f'<p class="meta">{len(done)} of {len(records)} sections run ({escape(", ".join(modes))} mode), '
-             f'{total:.0f} s of wall time in all; {escape(tally)}. Written '
+             f'{total:.0f} s of wall time in all; {escape(tally)}. Machine: {escape("; ".join(hosts))}. Written '
              f'{time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())} by <code>deeplearn lecture</code>.</p>')
     body = "\n".join(_section(r) for r in records)
     return head + intro + _toc(records) + body + "</main></body></html>\n"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from deeplearn.lecture.section import NOT_LANDED, UNTESTABLE, Outcome, Section
+from deeplearn.report import NOT_LANDED, UNTESTABLE, Outcome, Section
 
 
 def _module_exists(name: str) -> bool:

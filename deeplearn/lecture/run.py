@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 
 from deeplearn.lecture.outline import slide_index
-from deeplearn.lecture.section import Context, Section, outcome_to_dict
+from deeplearn.report import Context, Section, outcome_to_dict
 from deeplearn.paths import DataError
 
 RESULT = "result.json"
@@ -112,7 +112,7 @@ def run_section(section: Section, out: Path, mode: str, threads: int, data_dir: 
 
 
 def _reason(e: Exception) -> str:
-    from deeplearn.lecture.section import SectionError
+    from deeplearn.report import SectionError
 
     if isinstance(e, (DataError, SectionError)):
         return str(e)

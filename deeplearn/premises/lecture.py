@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from deeplearn.lecture.section import FAILS, HOLDS, UNTESTABLE, Outcome, Section
+from deeplearn.report import FAILS, HOLDS, UNTESTABLE, Outcome, Section
 
 
 def _evaluate(ctx, methods: list[str], sample: int, cpu_limit: float, *extra) -> dict:

@@ -3,8 +3,8 @@ the project's MLP (the `mlp` model) and a batch of the embedded digits, in float
 
 from __future__ import annotations
 
-from deeplearn.lecture import plots
-from deeplearn.lecture.section import FAILS, HOLDS, Outcome
+from deeplearn import report_plots as plots
+from deeplearn.report import FAILS, HOLDS, Outcome
 
 
 def gradient_check(samples: int = 200, batch: int = 64, eps: float = 1e-6, seed: int = 0) -> dict:

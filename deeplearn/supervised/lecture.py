@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 import statistics
 
-from deeplearn.lecture import plots
-from deeplearn.lecture.section import FAILS, HOLDS, Outcome, Section
+from deeplearn import report_plots as plots
+from deeplearn.report import FAILS, HOLDS, Outcome, Section
 
 DIGITS_STEPS_PER_EPOCH = 40  # 1,293 training digits, batch 32 (the last partial batch is dropped)
 

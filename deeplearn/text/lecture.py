@@ -8,8 +8,8 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from deeplearn.lecture import plots
-from deeplearn.lecture.section import FAILS, HOLDS, Outcome, Section, SectionError
+from deeplearn import report_plots as plots
+from deeplearn.report import FAILS, HOLDS, Outcome, Section, SectionError
 
 STACKS = "text/stacks_tex_2015-05-20_aca856f.txt.gz"
 

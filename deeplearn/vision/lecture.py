@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 
-from deeplearn.lecture import plots
-from deeplearn.lecture.section import FAILS, HOLDS, UNTESTABLE, Outcome, Section
+from deeplearn import report_plots as plots
+from deeplearn.report import FAILS, HOLDS, UNTESTABLE, Outcome, Section
 
 
 def _train(ctx, name: str, *options) -> dict:

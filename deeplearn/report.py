@@ -6,7 +6,7 @@ system's own public functions or command line (`ctx.cli([...])`, which records t
 pictures under `ctx.dir`, and returns an `Outcome`:
 
     def run(ctx):
-        rc = ctx.cli(["train", "--epochs", ctx.pick(5, 30), "--out", ctx.path("mlp")])
+        ctx.cli(["train", "--epochs", ctx.pick(5, 30), "--out", ctx.path("mlp")])  # quick / full budget
         s = ctx.summary("mlp")
         fig = ctx.figure(ctx.path("mlp") / "curves.png", "training curves", numbers={"acc": s["test"]["test_acc"]})
         return Outcome(HOLDS if ... else FAILS, "why, in one sentence", figures=[fig], numbers={...})
@@ -14,8 +14,9 @@ pictures under `ctx.dir`, and returns an `Outcome`:
     def sections():
         return [Section("my-claim", "Title", slide="convnets", claim="what the slide says", run=run)]
 
-`slide` places the section in the lecture's order (deeplearn/lecture/outline.py lists the slide groups). A
-section that raises is marked failed in the report with the error's message; the other sections still run.
+`slide` places the section in the lecture's order (deeplearn/lecture/outline.py lists the slide groups;
+`deeplearn lecture --list` shows the sections). A section that raises is marked failed in the report with the
+error's message (a DataError or SectionError message as it is); the other sections still run.
 """
 
 from __future__ import annotations
