@@ -23,7 +23,7 @@ SYSTEMS = [
     System("launch", "data-parallel replicas of any training command (torchrun)", "deeplearn.engine.launch",
            top_level=("launch",)),
     System("tune", "hyperparameter search (Optuna) over any trainable system", "deeplearn.tune.commands",
-           top_level=("tune",)),
+           report="deeplearn.tune.lecture:sections", top_level=("tune",)),
     System("vision", "what vision networks learn: filters, feature maps, DeepDream, feature visualization",
            "deeplearn.vision.commands", report="deeplearn.vision.lecture:sections"),
     System("text", "character-level recurrent language models: train, sample, evaluate",
