@@ -133,9 +133,10 @@ def run_sgd_vs_gd(ctx) -> Outcome:
                       title=f"same MLP, {budget} s each: minibatch SGD against full-batch GD")
     numbers = {"budget_s": budget, "lowest_val_loss": best, "gd_best_loss": best[gd], "gd_time_to_it_s": t_gd,
                "sgd_time_to_gd_best_s": t_sgd}
-    holds = t_sgd < t_gd
+    holds = t_sgd <= 0.8 * t_gd
     reason = (f"full-batch GD's lowest validation loss ({best[gd]:.3f}, {gd}) took it {t_gd:.1f} s; minibatch SGD "
-              f"got there in {t_sgd:.1f} s and went on to {best[sgd]:.3f} (one run each).")
+              f"got there in {t_sgd:.1f} s and went on to {best[sgd]:.3f} (one run each; criterion: SGD needs at "
+              f"most 0.8 of GD's time).")
     return Outcome(HOLDS if holds else FAILS, reason, numbers=numbers,
                    figures=[ctx.figure(fig, "Validation loss against training time (step x the run's mean step "
                                             "time; evaluations and checkpoints excluded), same model and budget",
