@@ -63,7 +63,7 @@ def run_text(ctx) -> Outcome:
     fig = plots.lines({"char LSTM (validation)": ([r["step"] for r in rows], [r["val_bpc"] for r in rows])},
                       ctx.path("bpc.png"), xlabel="step", ylabel="bits per character",
                       hline=(base, f"character frequencies alone ({base:.2f})"),
-                      title=f"char LSTM on {len(text):,} characters of {what.split('(')[0].strip()}")
+                      title=f"char LSTM, {len(text):,} characters of {ctx.pick('Python', 'Stacks LaTeX')}")
     bpc = summary["final"]["val_bpc"]
     numbers = {"val_bits_per_char": bpc, "unigram_bits_per_char": base, "characters": len(text),
                "train_time_s": summary["train_time_s"], "steps": summary["steps"]}
