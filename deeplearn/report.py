@@ -136,7 +136,10 @@ class Context:
         out, err = io.StringIO(), io.StringIO()
         t = time.perf_counter()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            rc = cli.main(argv)
+            try:
+                rc = cli.main(argv)
+            except SystemExit as e:  # argparse refused the options
+                rc = e.code if isinstance(e.code, int) else 2
         self._log(f"$ {command}  [{time.perf_counter() - t:.1f} s, exit {rc}]\n{out.getvalue()}{err.getvalue()}")
         if rc != 0:
             lines = [line for line in err.getvalue().splitlines() if line.strip()]

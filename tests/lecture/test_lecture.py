@@ -144,3 +144,12 @@ def test_the_browser_check_sees_a_broken_image_and_a_console_error(tmp_path):
     facts = check_report(page)
     assert facts["broken"] == ["missing.png"] and facts["dangling"] == ["#nowhere"]
     assert any("boom" in e for e in facts["errors"])
+
+
+def test_a_refused_command_inside_a_section_is_a_section_error_naming_it(tmp_path):
+    from deeplearn.report import Context, SectionError
+
+    ctx = Context(dir=tmp_path, report_dir=tmp_path)
+    with pytest.raises(SectionError, match="--no-such-option"):
+        ctx.cli(["train", "--no-such-option"])  # argparse's SystemExit must not end the whole lecture
+    assert ctx.commands == ["deeplearn train --no-such-option"]
