@@ -7,9 +7,13 @@
 sub-parsers action) and each verb sets `func`. The module must import quickly (no torch at import time): the
 CLI imports only the system a command names, so `deeplearn --help` and a system's `--help` stay fast.
 `training` names the system's `TrainingSpec` ("module:ATTRIBUTE"), if it trains through the engine; then
-`deeplearn tune --system NAME` can tune it. `report` names the function that writes the system's section of
-the lecture report. `top_level` lists verbs that sit at the top (`deeplearn train`), for the supervised system
-and the engine's tools; other systems' verbs sit under their name (`deeplearn text train`).
+`deeplearn tune --system NAME` can tune it. `report` names the system's part of the lecture report
+(`deeplearn lecture`): "module:FUNCTION", a function of no arguments that returns a list of
+`deeplearn.report.Section`s, each one claim of the lecture with its `run(ctx) -> Outcome` (deeplearn/report.py
+defines the protocol; the lecture system orders the sections by their slide group, runs, stores and renders them).
+The module is imported only by `deeplearn lecture`. `top_level` lists verbs that sit at the top
+(`deeplearn train`), for the supervised system and the engine's tools; other systems' verbs sit under their
+name (`deeplearn text train`).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class System:
         return _resolve(self.training)
 
     def report_section(self):
+        """The function that returns the system's lecture sections (a list of deeplearn.report.Section), or None."""
         return _resolve(self.report) if self.report else None
 
 
