@@ -23,6 +23,12 @@ def shared_data() -> Path:
     return d
 
 
+@pytest.fixture(scope="session")
+def shared_data_root() -> Path | None:
+    """The data root or None, for module-scoped fixtures that skip themselves with their own reason."""
+    return shared_data_dir()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("DEEPLEARN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

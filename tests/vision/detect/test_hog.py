@@ -31,10 +31,8 @@ def test_score_map_is_the_dot_product_of_each_window():
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from conftest import shared_data_dir  # tests/conftest.py (on sys.path as the root conftest)
-
-    root = shared_data_dir()
+def trained(shared_data_root):
+    root = shared_data_root
     if root is None:
         pytest.skip("needs ../shared/data/images/mnist.npz (set DEEPLEARN_DATA)")
     train = load_detection("mnist-detect", "train", data_dir=root, num_images=150)
