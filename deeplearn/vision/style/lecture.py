@@ -30,7 +30,7 @@ def parse_distances(text: str) -> dict[str, dict[str, float]]:
 
 def run_style(ctx) -> Outcome:
     style, described = _painting(ctx)
-    size, steps = ctx.pick(160, 512), ctx.pick(40, 100)
+    size, steps = ctx.pick(192, 512), ctx.pick(60, 100)
     model = ctx.pick("efficientnet-lite0", "efficientnet-lite2")
     out = ctx.path("chelsea-styled.png")
     text = ctx.cli(["vision", "style", "skimage:chelsea", style, "--size", size, "--iterations", steps,
