@@ -38,8 +38,10 @@ def report(tmp_path_factory):
     """A report with one cheap real section (autodiff), a --quick one without its data (premises: not testable)
     and, in --full, one that fails (premises without its data)."""
     out = tmp_path_factory.mktemp("lecture")
-    rc, log = lecture("--quick", "--only", "premises", "autodiff", "--data-dir", out / "no-data", "--out", out)
-    quick_premises = result(out, "premises")
+    rc, log = lecture("--quick", "--only", "premises", "autodiff", "detection", "--data-dir", out / "no-data",
+                      "--out", out)
+    assert rc == 0, log  # a fresh machine without the data sets: nothing fails in --quick
+    quick_premises = {**result(out, "premises"), "detection": result(out, "detection")}
     rc, log = lecture("--full", "--only", "premises", "autodiff", "--data-dir", out / "no-data", "--out", out)
     return out, rc, log, quick_premises
 
@@ -120,6 +122,8 @@ def test_premises_without_its_data_is_not_testable_in_quick_not_failed(report):
     _, _, _, r = report
     assert r["status"] == "done" and r["verdict"] == UNTESTABLE and r["mode"] == "quick"
     assert "MPTP2078" in r["reason"] and "no-data" in r["reason"] and r["commands"] == []
+    d = r["detection"]
+    assert d["verdict"] == UNTESTABLE and "mnist.npz" in d["reason"] and d["commands"] == []
 
 
 def test_quick_style_makes_its_picture_and_a_verdict_from_the_measured_distances(tmp_path):
