@@ -125,6 +125,19 @@ class Context:
     def data_args(self) -> list[str]:
         return ["--data-dir", self.data_dir] if self.data_dir else []
 
+    def find_data(self, rel: str) -> Path | None:
+        """The data root that holds `rel` (a file or folder under it), or None: --data-dir if given, else
+        $DEEPLEARN_DATA, else ../shared/data beside the repository. A section that needs real data in --quick
+        says "not testable here" when this is None, instead of failing."""
+        import os
+
+        if self.data_dir:
+            roots = [Path(self.data_dir)]
+        else:
+            roots = [Path(os.environ["DEEPLEARN_DATA"])] if os.environ.get("DEEPLEARN_DATA") else []
+            roots.append(Path(__file__).resolve().parents[2] / "shared" / "data")
+        return next((r for r in roots if (r / rel).exists()), None)
+
     def cli(self, argv: list[Any], *, record: bool = True) -> str:
         """Run `deeplearn ARGV` in this process; its stdout as text. Raises SectionError on a non-zero exit."""
         from deeplearn import cli

@@ -11,9 +11,14 @@ from deeplearn.report import FAILS, HOLDS, UNTESTABLE, Outcome, Section
 
 def _evaluate(ctx, methods: list[str], sample: int, cpu_limit: float, *extra) -> dict:
     out = ctx.path("eval")
-    ctx.cli(["premises", "evaluate", *ctx.data_args(), "--method", *methods, *extra, "--sample", sample,
+    ctx.cli(["premises", "evaluate", *_data_args(ctx), "--method", *methods, *extra, "--sample", sample,
              "--seed", 0, "--cpu-limit", cpu_limit, "--ks", 16, 64, "--workers", ctx.threads, "--out", out])
     return {row["method"]: row for row in json.loads((out / "proof_rates.json").read_text())["rows"]}
+
+
+def _data_args(ctx) -> list:
+    root = ctx.find_data("mptp2078")  # found beside the repository when neither --data-dir nor $DEEPLEARN_DATA
+    return ["--data-dir", root] if root is not None and not ctx.data_dir else ctx.data_args()
 
 
 def _proved(row: dict) -> int:
@@ -21,10 +26,15 @@ def _proved(row: dict) -> int:
 
 
 def run_premises(ctx) -> Outcome:
+    if ctx.quick and ctx.find_data("mptp2078") is None:  # --full without the data fails, naming the path
+        where = ctx.data_dir or "$DEEPLEARN_DATA or ../shared/data"
+        return Outcome(UNTESTABLE, f"the MPTP2078 data (mptp2078 under {where}) is absent here, so E cannot be "
+                                   "run on its problems; with the data --quick runs E on 6 test problems.",
+                       numbers={"data": None})
     if ctx.quick:
         rows = _evaluate(ctx, ["knn"], 6, 2)
     else:
-        ctx.cli(["premises", "train", *ctx.data_args(), "--threads", ctx.threads, "--out", ctx.path("neural")])
+        ctx.cli(["premises", "train", *_data_args(ctx), "--threads", ctx.threads, "--out", ctx.path("neural")])
         rows = _evaluate(ctx, ["knn", "neural", "neural+knn"], 40, 5, "--model", ctx.path("neural"))
     proved = {m: _proved(r) for m, r in rows.items()}
     n = next(iter(rows.values()))["problems"]

@@ -74,7 +74,7 @@ def cmd_evaluate(args) -> int:
     opts = {**det.config["task"], **({"data": args.data} if args.data else {}),
             **({"data_dir": args.data_dir} if args.data_dir else {})}
     if args.data:
-        opts["val_images"] = None
+        opts["val_images"] = opts["test_images"] = None
     ds = load_split(opts, args.split)
     classes = list(getattr(ds, "classes", det.classes))
     if len(classes) != len(det.classes):

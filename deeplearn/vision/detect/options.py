@@ -27,6 +27,8 @@ class DetectOptions:
     num_images: int | None = opt(None, "training images of mnist-detect", shown="2000", check=positive)
     val_images: int | None = opt(None, "validate on the first N validation images (mnist-detect: how many are "
                                        "made)", shown="all", check=positive)
+    test_images: int | None = opt(None, "test on the first N test images (mnist-detect: how many are made)",
+                                  shown="all", check=positive)
     augment: str = opt("auto", "box-moving training augmentation (auto: scale for digits, which a flip would "
                                "change, flip-scale otherwise)", choices=AUGMENT)
     widths: list[int] = opt([24, 32, 64, 128], "backbone channels: stem, stage 1, 2, 3", check=positive)

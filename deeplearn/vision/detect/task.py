@@ -107,14 +107,15 @@ def split_options(opts: dict, split: str) -> dict:
     """The loader options of one split: mnist-detect is made to measure (--num-images / --val-images)."""
     if opts["data"] != "mnist-detect":
         return {}
-    n = {"train": opts.get("num_images"), "val": opts.get("val_images")}.get(split)
+    n = {"train": opts.get("num_images"), "val": opts.get("val_images"), "test": opts.get("test_images")}.get(split)
     return {} if n is None else {"num_images": n}
 
 
 def load_split(opts: dict, split: str):
     ds = load_detection(opts["data"], split, data_dir=opts.get("data_dir"), **split_options(opts, split))
-    if split == "val" and opts.get("val_images") and opts["data"] != "mnist-detect" and len(ds) > opts["val_images"]:
-        ds = torch.utils.data.Subset(ds, range(opts["val_images"]))
+    limit = {"val": opts.get("val_images"), "test": opts.get("test_images")}.get(split)
+    if limit and opts["data"] != "mnist-detect" and len(ds) > limit:
+        ds = torch.utils.data.Subset(ds, range(limit))
     return ds
 
 
