@@ -86,6 +86,7 @@ CASES = {
     "premises loop: no data": "premises loop --out {TMP}/loop --data-dir {TMP}/nowhere",
     "premises loop: zero rounds": "premises loop --out {TMP}/loop --rounds 0",
     "premises loop: no E processes": "premises loop --out {TMP}/loop --workers 0",
+    "lecture: an unknown section": "lecture --quick --only nosuchsection --out {TMP}/lec",
     "launch: no processes": "launch --nproc 0 -- train",
     "tune: a malformed search space": "tune --param lr=sometimes:1 --trials 2 --out {TMP}/tune",
     "tune: an unknown system": "tune --system nope --param lr=loguniform:1e-3:1 --trials 2 --out {TMP}/tune2",
