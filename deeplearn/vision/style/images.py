@@ -23,7 +23,7 @@ def read_colour(spec: str, size: int | None = None, what: str = "image") -> torc
         im = open_image(spec, what)
         if len(im.getbands()) < 3 and not (im.mode == "P" and not _grey_palette(im)):
             raise DataError(f"{what} {spec}: a one-channel (greyscale) image; style transfer needs a colour (RGB) "
-                            f"image (convert it, or use --preserve-colors with a colour content photo)")
+                            f"image (save it as RGB, e.g. with Pillow's convert('RGB'))")
     x = read_photo(spec, 3, size)
     if spec.startswith("skimage:") and bool((x[0] == x[1]).all() and (x[1] == x[2]).all()):
         raise DataError(f"{what} {spec}: a one-channel (greyscale) photo; style transfer needs a colour (RGB) image")
