@@ -14,6 +14,13 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
 def lines(series: dict[str, tuple[list, list]], path: Path, *, xlabel: str, ylabel: str, title: str,
           logy: bool = False, hline: tuple[float, str] | None = None, styles: dict[str, str] | None = None) -> Path:
     """One line per series name: {name: (xs, ys)}; an optional horizontal reference line (value, label)."""
@@ -28,10 +35,7 @@ def lines(series: dict[str, tuple[list, list]], path: Path, *, xlabel: str, ylab
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def bars(values: dict[str, float], path: Path, *, ylabel: str, title: str, errors: dict[str, float] | None = None,
@@ -55,10 +59,7 @@ def bars(values: dict[str, float], path: Path, *, ylabel: str, title: str, error
         ax.set_ylim(*ylim)
     ax.set(ylabel=ylabel, title=title)
     ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def scatter(xs, ys, path: Path, *, xlabel: str, ylabel: str, title: str) -> Path:
@@ -71,7 +72,4 @@ def scatter(xs, ys, path: Path, *, xlabel: str, ylabel: str, title: str) -> Path
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
