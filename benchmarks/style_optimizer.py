@@ -4,8 +4,9 @@ a net that was not optimized.
 Variants: torch.optim.LBFGS (two-loop recursion) against this project's compact L-BFGS (optimize.py: the same
 algorithm, so the same iterates up to rounding), with history sizes and Gram precisions (float32, or bfloat16
 inputs with float32 accumulation). For each (photo, painting) pair and variant: seconds, the final loss in the
-optimized net (float32 Grams), and the style / content distances of the output in the scoring net (measure.distances; the
-same distances `vision style` prints), with the photo's and the painting's own distances for reference.
+optimized net (float32 Grams), and the style / content distances of the output in the scoring net
+(measure.distances; the same distances `vision style` prints), with the photo's and the painting's own for
+reference.
 
     flock /tmp/deeplearn-cpu.lock taskset -c 0 python benchmarks/style_optimizer.py --threads 1
 """
@@ -78,8 +79,8 @@ def main() -> None:
             lines.append(f"| {photo.split(':')[-1]} / {painting} | {method} | {history} | {precision} | "
                          f"{seconds:.1f} | {loss:.4f} | {d['style']:.4f} | {d['content']:.4f} |")
             print(lines[-1], flush=True)
-        lines.append(f"| {photo.split(':')[-1]} / {painting} | (the photo itself) | | | | | {ref['photo']['style']:.4f} | "
-                     f"0 |")
+        lines.append(f"| {photo.split(':')[-1]} / {painting} | (the photo itself) | | | | | "
+                     f"{ref['photo']['style']:.4f} | 0 |")
         lines.append(f"| {photo.split(':')[-1]} / {painting} | (the painting itself) | | | | | "
                      f"{ref['painting']['style']:.4f} | {ref['painting']['content']:.4f} |")
     text = "\n".join(lines) + "\n"

@@ -5,8 +5,8 @@ The L-BFGS here is the algorithm of `torch.optim.LBFGS` without a line search (s
 update and skip rule, same stopping tests), but its direction H g is computed from the compact representation of
 the inverse Hessian approximation (Byrd, Nocedal and Schnabel 1994, "Representations of quasi-Newton matrices and
 their use in limited memory methods", Theorem 2.2) instead of the two-loop recursion: the m stored pairs (s, y)
-live in one preallocated [m, 2, N] buffer, and each step is one matrix product of that buffer with [g, y, s] (the
-inner products the small m x m matrices need) and one with the 2m coefficients (the direction), plus O(m^2) work.
+live in one preallocated [m, 2, N] buffer, and each step is two matrix-vector products with that buffer (the inner
+products the small m x m matrices need; the direction), plus O(N) and O(m^2) work.
 The two-loop recursion makes 4m vector operations of length N per step, each a separate pass over memory, and
 allocates new vectors every step; at 512 px (N = 786,432) that vector work was a sizeable part of a step.
 """
@@ -24,57 +24,63 @@ HISTORY = 50    # L-BFGS pairs kept (docs/style.md, "Speed": quality against his
 
 class CompactLBFGS:
     """The L-BFGS direction -H g from the last `history` pairs s = x' - x, y = g' - g (float32 vectors of length
-    n; the small matrices in float64)."""
+    n; the small matrices in float64).
+
+    Each step passes over the stored pairs twice: one matrix-vector product with the new y (which gives the new
+    column of S^T Y and Y^T Y, and updates S^T g and Y^T g by S^T g' = S^T g + S^T y), and one for the direction.
+    (One product of the pairs with [g, y] together would read them once but is several times slower in MKL than
+    a matrix-vector product here.)"""
 
     def __init__(self, n: int, history: int = HISTORY, dtype=torch.float32):
         self.m = history
         self.pairs = torch.empty(history, 2, n, dtype=dtype)  # [slot, (s, y), n]
-        self.work = torch.empty(3, n, dtype=dtype)             # g, y, s of this step
-        self.sy = torch.zeros(history, history, dtype=torch.float64)  # sy[i, j] = s_i . y_j (slots)
+        self.y = torch.empty(n, dtype=dtype)
+        self.d = torch.empty(n, dtype=dtype)                   # the direction (returned, reused: no new memory)
+        self.sy = torch.zeros(history, history, dtype=torch.float64)  # sy[i, j] = s_i . y_j (slots; i older)
         self.yy = torch.zeros(history, history, dtype=torch.float64)  # yy[i, j] = y_i . y_j
-        self.order: list[int] = []                             # slots, oldest first
-        self.gamma = 1.0                                       # H0 = gamma I: s.y / y.y of the newest pair
+        self.dg = torch.zeros(history, 2, dtype=torch.float64)        # [slot, (s . g, y . g)] for the latest g
+        self.order: list[int] = []                                     # slots, oldest first
+        self.gamma = 1.0                                               # H0 = gamma I: s.y / y.y of the newest
 
-    def direction(self, g: torch.Tensor, g_prev: torch.Tensor | None, s: torch.Tensor | None) -> torch.Tensor:
+    def direction(self, g: torch.Tensor, g_prev: torch.Tensor | None = None,
+                  s: torch.Tensor | None = None) -> torch.Tensor:
         """-H g after adding the pair (s, g - g_prev) if s.y > 1e-10 (torch.optim.LBFGS's rule). g, g_prev, s:
-        flat vectors; returns a new vector."""
-        w = self.work
-        w[0].copy_(g)
-        added = False
+        flat vectors (the first call: g only; s may be the last direction returned). Returns the direction in a
+        buffer that the next call overwrites."""
+        used = len(self.order)
         if s is not None:
-            torch.sub(g, g_prev, out=w[1])
-            w[2].copy_(s)
-            ys = float(torch.dot(w[1], w[2]))
+            y = torch.sub(g, g_prev, out=self.y)
+            if used:
+                p = torch.mv(self.pairs[:used].view(2 * used, -1), y).double().view(used, 2)
+                self.dg[:used] += p                                    # (s_i . g, y_i . g) for the new g
+            ys = float(torch.dot(y, s))
             if ys > 1e-10:
-                slot = self.order.pop(0) if len(self.order) == self.m else len(self.order)
-                self.pairs[slot, 0].copy_(w[2])
-                self.pairs[slot, 1].copy_(w[1])
+                slot = self.order.pop(0) if used == self.m else used
+                if used:
+                    self.sy[:used, slot] = p[:, 0]
+                    self.yy[:used, slot] = self.yy[slot, :used] = p[:, 1]
+                yy = float(torch.dot(y, y))
+                self.sy[slot, slot], self.yy[slot, slot], self.gamma = ys, yy, ys / yy
+                self.dg[slot, 0], self.dg[slot, 1] = float(torch.dot(s, g)), float(torch.dot(y, g))
+                self.pairs[slot, 0].copy_(s)
+                self.pairs[slot, 1].copy_(y)
                 self.order.append(slot)
-                self.gamma = ys / float(torch.dot(w[1], w[1]))
-                added = True
         k = len(self.order)
         if k == 0:
-            return -g
-        used = max(self.order) + 1                               # slots 0..used-1 are filled
-        flat = self.pairs[:used].view(2 * used, -1)
-        prods = (flat @ w.T).double().view(used, 2, 3)           # [slot, (s, y), (g, y_new, s_new)]
-        if added:
-            new = self.order[-1]
-            self.sy[:used, new] = prods[:, 0, 1]                 # s_i . y_new
-            self.sy[new, :used] = prods[:, 1, 2]                 # s_new . y_j
-            self.yy[:used, new] = self.yy[new, :used] = prods[:, 1, 1]
+            return torch.neg(g, out=self.d)
         idx = torch.tensor(self.order)
         sy, yy = self.sy[idx][:, idx], self.yy[idx][:, idx]
-        u, v = prods[idx, 0, 0], prods[idx, 1, 0]                # S^T g, Y^T g (oldest first)
+        u, v = self.dg[idx, 0], self.dg[idx, 1]                        # S^T g, Y^T g (oldest first)
         gam = self.gamma
-        r = torch.triu(sy)                                       # R: s_i . y_j for i <= j
-        a = torch.linalg.solve_triangular(r, u[:, None], upper=True)[:, 0]            # R^-1 S^T g
+        r = torch.triu(sy)                                             # R: s_i . y_j for i <= j
+        a = torch.linalg.solve_triangular(r, u[:, None], upper=True)[:, 0]           # R^-1 S^T g
         b = torch.diagonal(sy) * a + gam * (yy @ a) - gam * v
-        p = torch.linalg.solve_triangular(r.T, b[:, None], upper=False)[:, 0]          # R^-T (...)
-        coef = torch.zeros(used, 2, dtype=torch.float64)
+        p = torch.linalg.solve_triangular(r.T, b[:, None], upper=False)[:, 0]         # R^-T (D + gam Y^T Y) a ...
+        coef = torch.zeros(k, 2, dtype=torch.float64)
         coef[idx, 0], coef[idx, 1] = p, -gam * a
         # H g = gam g + S p - gam Y R^-1 S^T g; the direction is its negative
-        return torch.addmv(g, flat.T, coef.view(-1).to(g.dtype), beta=-gam, alpha=-1.0)
+        flat = self.pairs[:k].view(2 * k, -1)
+        return torch.addmv(g, flat.T, coef.view(-1).to(g.dtype), beta=-gam, alpha=-1.0, out=self.d)
 
 
 def lbfgs(x: torch.Tensor, closure: Callable[[], torch.Tensor], steps: int, lr: float = 1.0,
