@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 ADAM_LR = 0.02  # in [0, 1] pixel units
-HISTORY = 50    # L-BFGS pairs kept (docs/style.md, "Speed": quality against history size)
+HISTORY = 20    # L-BFGS pairs kept (docs/style.md, "Optimizers": quality against history size)
 
 
 class CompactLBFGS:
