@@ -105,6 +105,8 @@ def main() -> None:
     p.add_argument("--only", nargs="*", default=None, help="names to run (default all)")
     p.add_argument("--tmp", default="/tmp/style-gallery")
     p.add_argument("--fast-run", default=None, help="a `vision style-train` run to stylize skimage:chelsea with")
+    p.add_argument("--out", default=None, help="results file (default style_gallery.txt, with --only "
+                   "style_gallery_part.txt, in benchmarks/results)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     tmp = Path(a.tmp)
@@ -146,7 +148,8 @@ def main() -> None:
     sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
     head = [f"# commit {sha.strip()}; command: python benchmarks/style_gallery.py {' '.join(sys.argv[1:])}; runs: 1",
             machine(), ""]
-    out_file = ROOT / "benchmarks" / "results" / ("style_gallery.txt" if not a.only else "style_gallery_part.txt")
+    out_file = Path(a.out) if a.out else \
+        ROOT / "benchmarks" / "results" / ("style_gallery.txt" if not a.only else "style_gallery_part.txt")
     out_file.write_text("\n".join(head + lines) + "\n")
 
 

@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from deeplearn.vision.features import FeatureNet
 from deeplearn.vision.style import colour
 from deeplearn.vision.style.layers import StyleLayers, style_layers
-from deeplearn.vision.style.losses import content_loss, gram, style_loss, tv_loss
-from deeplearn.vision.style.optimize import optimize
+from deeplearn.vision.style.losses import content_loss, gram, gram_dtype, style_loss, tv_loss
+from deeplearn.vision.style.optimize import HISTORY, optimize
 
 
 @dataclass
@@ -40,6 +40,8 @@ class StyleConfig:
     min_scale: int = 160
     seed: int = 0
     lr: float | None = None
+    history: int = HISTORY          # L-BFGS pairs kept
+    gram_precision: str = "auto"    # input dtype of the Gram products (losses.gram_dtype)
 
 
 @dataclass
@@ -93,6 +95,7 @@ class GatysObjective:
 
     def __init__(self, net: FeatureNet, layers: StyleLayers, content, styles, blend, cfg: StyleConfig):
         self.net, self.layers, self.cfg = net, layers, cfg
+        self.dtype = gram_dtype(cfg.gram_precision)
         with torch.no_grad():
             self.content = None if content is None else \
                 net.forward_layers(content[None], [layers.content])[layers.content]
@@ -106,7 +109,7 @@ class GatysObjective:
     def parts(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """{"content", "style", "tv"} unweighted, for images x (1 x 3 x H x W)."""
         feats = self.net.forward_layers(x, self.wanted)
-        out = {"style": sum(w * style_loss(feats[n], self.grams[n])
+        out = {"style": sum(w * style_loss(feats[n], self.grams[n], self.dtype)
                             for n, w in zip(self.layers.style, self.layers.weights)),
                "tv": tv_loss(x)}
         out["content"] = content_loss(feats[self.layers.content], self.content) if self.content is not None \
@@ -165,7 +168,7 @@ def transfer(net: FeatureNet, content: torch.Tensor, styles: list[torch.Tensor],
             loss = lambda y: objective(y[None])  # noqa: E731
         x = x.contiguous()
         result.losses.append(optimize(x, loss, cfg.iterations, cfg.optimizer, cfg.lr, progress,
-                                      desc=f"style {size[1]}x{size[0]}"))
+                                      desc=f"style {size[1]}x{size[0]}", history=cfg.history))
         if cfg.preserve_colors:
             x = x.expand(3, -1, -1)
         x = x.detach().clamp(0, 1)

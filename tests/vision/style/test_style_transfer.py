@@ -14,7 +14,8 @@ from deeplearn.cli import main
 from deeplearn.vision.features import load_feature_net
 from deeplearn.vision.style import colour
 from deeplearn.vision.style.gatys import StyleConfig, scale_sizes, transfer
-from deeplearn.vision.style.losses import gram, nearest_patches
+from deeplearn.vision.style.losses import gram, nearest_patches, tv_loss
+from deeplearn.vision.style.optimize import optimize
 from deeplearn.vision.style.measure import distances
 
 HAS_IMAGENET = all(importlib.util.find_spec(m) for m in
@@ -51,6 +52,37 @@ def test_gram_and_patch_matching_match_their_definitions():
     q, bank = torch.randn(7, 6), torch.randn(23, 6)
     brute = (torch.nn.functional.normalize(q, dim=1) @ torch.nn.functional.normalize(bank, dim=1).T).argmax(1)
     assert torch.equal(nearest_patches(q, bank, chunk=5), brute)  # batched over the bank = all at once
+
+
+def test_tv_and_bfloat16_gram_match_their_definitions():
+    x = torch.rand(2, 3, 5, 7, dtype=torch.float64, requires_grad=True)
+    direct = (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() + (x[..., :, 1:] - x[..., :, :-1]).pow(2).mean()
+    assert torch.allclose(tv_loss(x), direct)
+    assert torch.autograd.gradcheck(tv_loss, (x,))  # the hand-written backward is the true gradient
+    f = torch.rand(1, 16, 12, 12, requires_grad=True)
+    g32, g16 = gram(f), gram(f, torch.bfloat16)
+    assert g16.dtype == torch.float32 and (g16 - g32).norm() / g32.norm() < 1e-2
+    w = torch.randn(16, 16)
+    (d32,), (d16,) = (torch.autograd.grad((g * w).sum(), f) for g in (g32, g16))
+    assert (d16 - d32).norm() / d32.norm() < 2e-2
+
+
+def test_compact_lbfgs_takes_the_steps_of_torch_lbfgs():
+    """Same iterates as torch.optim.LBFGS without line search (float64), also once the history is full."""
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(40, 30, generator=g, dtype=torch.float64), torch.randn(40, dtype=torch.float64, generator=g)
+
+    def f(x):
+        return (a @ x.view(-1) - b).pow(2).sum() + 0.1 * torch.cos(3 * x).sum() + 0.05 * x.pow(4).sum()
+
+    for steps, history in ((1, 5), (2, 5), (40, 7), (60, 50)):
+        runs = []
+        for method in ("lbfgs", "torch-lbfgs"):
+            x = torch.full((1, 30), 0.3, dtype=torch.float64)
+            runs.append((optimize(x, f, steps, method, progress=False, history=history), x))
+        (l1, x1), (l2, x2) = runs
+        assert len(l1) == len(l2) and torch.allclose(x1, x2, atol=1e-10, rtol=0)
+        assert max(abs(u - v) for u, v in zip(l1, l2)) < 1e-9
 
 
 def test_yuv_round_trips():
