@@ -157,6 +157,10 @@ def fit_em(circuit: Circuit, train: torch.Tensor, valid: torch.Tensor | None, cf
     if circuit.gaussian and var_prior is None:
         var_prior = max(float(torch.nanmean((train - torch.nanmean(train, 0)) ** 2)), MIN_VAR)
     var_prior = 1.0 if var_prior is None else var_prior
+    if valid is not None:  # the start counts as epoch 0: EM from a learned structure never ends worse on valid
+        hist.best_valid_ll = mean_ll(circuit, valid)
+        hist.rows.append({"epoch": 0, "valid_ll": hist.best_valid_ll, "time_s": 0.0, "kind": "start"})
+        hist.best_epoch = 0
     for epoch in range(1, cfg.epochs + 1):
         if epoch <= mb_epochs:
             order = torch.randperm(len(train), generator=gen)

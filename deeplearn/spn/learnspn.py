@@ -169,8 +169,9 @@ def learnspn(x: np.ndarray, cfg: LearnSPNConfig | None = None, progress=None) ->
         if len(rows) < cfg.min_instances:
             return naive_bayes(rows, cols)
         if try_split:
+            seed = int(rng.integers(1 << 31)) if cfg.independence == "rdc" else 0  # (the G-test draws nothing)
             comps = variable_components(x[np.ix_(rows, cols)], cfg.pvalue, cfg.independence, cfg.rdc_threshold,
-                                        cfg.rdc_features, int(rng.integers(1 << 31)))
+                                        cfg.rdc_features, seed)
             if len(comps) > 1:
                 return g.product([build(rows, cols[c], False) for c in comps])
         labels = cluster(x[np.ix_(rows, cols)], cfg, rng)
