@@ -37,6 +37,9 @@ def register(verbs) -> None:
     g.add_argument("--min-instances", type=int, default=200, help="learnspn: naive Bayes below this (default 200)")
     g.add_argument("--pvalue", type=float, default=0.001, help="learnspn: G-test significance (default 0.001)")
     g.add_argument("--clustering", choices=["kmeans", "em"], default="kmeans", help="learnspn: instance clustering")
+    g.add_argument("--learnspn-alpha", type=float,
+                   help="learnspn: the leaves' pseudo-count while learning the structure (default: --alpha-leaf, "
+                        "which is also EM's leaf pseudo-count)")
     g.add_argument("--independence", choices=["g", "rdc"], default="g",
                    help="learnspn: variable splits by the G-test (binary data; default) or the randomized dependence "
                         "coefficient (any data)")

@@ -49,7 +49,8 @@ def build_structure(args, train: np.ndarray, num_states: int = 2) -> tuple[Graph
         from deeplearn.spn.learnspn import LearnSPNConfig, learnspn
 
         cfg = LearnSPNConfig(min_instances=args.min_instances, pvalue=args.pvalue, clustering=args.clustering,
-                             alpha=args.alpha_leaf, seed=seed, independence=getattr(args, "independence", "g"),
+                             alpha=args.alpha_leaf if getattr(args, "learnspn_alpha", None) is None
+                             else args.learnspn_alpha, seed=seed, independence=getattr(args, "independence", "g"),
                              rdc_threshold=getattr(args, "rdc_threshold", 0.3), leaf_type=leaves)
         return learnspn(train, cfg), cfg.__dict__.copy()
     if s == "json":
