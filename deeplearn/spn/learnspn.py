@@ -105,9 +105,15 @@ def variable_components(x: np.ndarray, pvalue: float, independence: str = "g", r
 def cluster(x: np.ndarray, cfg: LearnSPNConfig, rng: np.random.Generator) -> np.ndarray:
     """Cluster labels [N] of the instances."""
     if cfg.clustering == "kmeans":
-        from sklearn.cluster import KMeans
+        import warnings
 
-        return KMeans(cfg.clusters, n_init=2, max_iter=50, random_state=int(rng.integers(1 << 31))).fit_predict(x)
+        from sklearn.cluster import KMeans
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():  # a slice of identical rows gives one cluster: then a naive-Bayes leaf
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return KMeans(cfg.clusters, n_init=2, max_iter=50,
+                          random_state=int(rng.integers(1 << 31))).fit_predict(x)
     if cfg.clustering == "em":
         return naive_bayes_em(x, cfg.clusters, rng)
     raise ValueError(f"unknown clustering {cfg.clustering!r}: use kmeans or em")
