@@ -219,6 +219,11 @@ def test_cli_gaussian_digits(tmp_path, capsys):
     assert rc == 0 and all(r.split()[0] == "0.5000" for r in text.splitlines())
     rc, text, _ = run(capsys, "spn", "query", str(out), "--evidence", "x0=0.5", "--marginal", "x9", "--mpe")
     assert rc == 0 and "E[x9 | evidence]" in text
+    rc, _, _ = run(capsys, "spn", "train", "--data", "digits", "--structure", "rat", "--leaves", "gaussian",
+                   "--depth", "1", "--repetitions", "2", "--sums", "2", "--inputs", "2", "--learner", "sgd",
+                   "--epochs", "2", "--progress", "none", "--out", str(tmp_path / "sgd"))
+    res = json.loads((tmp_path / "sgd" / "spn.json").read_text())  # SGD through the engine on float inputs
+    assert rc == 0 and res["learner"] == "sgd" and math.isfinite(res["test_ll"])
     rc, _, err = run(capsys, "spn", "train", "--data", "digits", "--structure", "learnspn", "--leaves", "gaussian",
                      "--out", str(tmp_path / "l"))
     assert rc == 2 and "--independence rdc" in err
