@@ -132,17 +132,18 @@ def run_completion(run_dir, half: str, output: str, show: int = 10, limit: int |
     ref = np.concatenate([splits["train"], splits["valid"]]).astype(np.float64)
     mpe, mean = spn_complete(c, x, hidden, top=top)
     methods = {"SPN MPE": mpe, "SPN conditional mean": mean, "nearest neighbour": knn_complete(ref, x, hidden),
-               f"PCA ({k} components)": pca_complete(ref, x, hidden, k, top)}
+               "PCA": pca_complete(ref, x, hidden, k, top)}  # (stable keys: completion_<half>.json, the lecture)
     mse = {m: float((((v - x) / top)[:, hidden] ** 2).mean()) for m, v in methods.items()}
+    label = {"PCA": f"PCA ({k} components)"}
     what = "gray levels" if spec.levels > 2 else "binary pixels"
     what += ", Gaussian leaves" if c.gaussian else ""
     print(f"{half} half of {len(x)} {spec.name} test images; mean squared error per hidden pixel ({what} in "
           f"[0, 1]; PCA components chosen on valid):")
     for m, v in mse.items():
-        print(f"  {m:22s} {v:.4f}")
+        print(f"  {label.get(m, m):22s} {v:.4f}")
     write_json_atomic(Path(run_dir) / f"completion_{half}.json",
                       {"data": spec.name, "leaves": "gaussian" if c.gaussian else "categorical", "half": half, "test_images": len(x), "pca_components": k, "mse": mse})
-    draw(x[:show], hidden, methods, output, show, spec)
+    draw(x[:show], hidden, {label.get(m, m): v for m, v in methods.items()}, output, show, spec)
     print(f"picture: {output}")
     return mse
 
