@@ -15,7 +15,8 @@ def register(verbs) -> None:
     """Add the spn verbs to `verbs` (the `deeplearn spn` sub-parsers)."""
     p = verbs.add_parser("train", help="learn a structure and its parameters on a benchmark data set")
     p.add_argument("--data", required=True, help="benchmark name (nltcs, plants, audio, jester, netflix, ...) or "
-                                                 "digits (scikit-learn's 8x8 digits, 17 gray levels; rat or json)")
+                                                 "digits (scikit-learn's 8x8 digits, 17 gray levels; rat or json) or "
+                                                 "mnist (binarized at 128)")
     p.add_argument("--data-dir", help="data root holding density/ (default: $DEEPLEARN_DATA)")
     p.add_argument("--structure", choices=STRUCTURES, default="hclt",
                    help="learnspn (Gens and Domingos 2013), rat (RAT-SPN), hclt (hidden Chow-Liu tree), or json "
@@ -36,6 +37,17 @@ def register(verbs) -> None:
     g.add_argument("--min-instances", type=int, default=200, help="learnspn: naive Bayes below this (default 200)")
     g.add_argument("--pvalue", type=float, default=0.001, help="learnspn: G-test significance (default 0.001)")
     g.add_argument("--clustering", choices=["kmeans", "em"], default="kmeans", help="learnspn: instance clustering")
+    g.add_argument("--learnspn-alpha", type=float,
+                   help="learnspn: the leaves' pseudo-count while learning the structure (default: --alpha-leaf, "
+                        "which is also EM's leaf pseudo-count)")
+    g.add_argument("--independence", choices=["g", "rdc"], default="g",
+                   help="learnspn: variable splits by the G-test (binary data; default) or the randomized dependence "
+                        "coefficient (any data)")
+    g.add_argument("--rdc-threshold", type=float, default=0.3,
+                   help="learnspn --independence rdc: a pair is dependent above this RDC (default 0.3)")
+    g.add_argument("--leaves", choices=["categorical", "gaussian"], default="categorical",
+                   help="leaf distributions: categorical (default) or gaussian (the gray levels of --data digits or "
+                        "mnist scaled to [0, 1]; structures rat, learnspn --independence rdc, json)")
     g = p.add_argument_group("EM (--epochs, --batch-size, --max-time, --seed, --threads, --patience also apply)")
     g.add_argument("--em-step", type=float, default=0.2, help="stepwise-EM step lambda (default 0.2)")
     g.add_argument("--minibatch-epochs", type=int, help="stepwise epochs before full-batch ones (default: all "
@@ -66,12 +78,16 @@ def register(verbs) -> None:
     p.add_argument("--mpe", action="store_true", help="also the most probable completion (max-product)")
     p.set_defaults(func=cmd_query)
 
-    p = verbs.add_parser("complete", help="complete the left or bottom half of digits test images (MPE and "
+    p = verbs.add_parser("complete", help="complete the left or bottom half of digits or MNIST test images (MPE and "
                                           "conditional mean) against nearest-neighbour and PCA completion")
-    p.add_argument("run_dir", help="a run trained with --data digits")
+    p.add_argument("run_dir", help="a run trained with --data digits or --data mnist")
+    p.add_argument("--data", choices=["digits", "mnist"], help="the images (default: those the run was trained on)")
+    p.add_argument("--data-dir", help="data root holding images/mnist.npz (default: $DEEPLEARN_DATA)")
     p.add_argument("--half", choices=["left", "bottom"], default="left")
-    p.add_argument("-o", "--output", default="completion.png", help="picture of completed digits (PNG)")
-    p.add_argument("--show", type=int, default=10, help="test digits in the picture (default 10)")
+    p.add_argument("-o", "--output", default="completion.png", help="picture of completed images (PNG)")
+    p.add_argument("--show", type=int, default=10, help="test images in the picture (default 10)")
+    p.add_argument("--limit", type=int, help="complete the first N test images (default: all 360 digits; the first "
+                                             "1,000 of MNIST's 10,000)")
     p.set_defaults(func=cmd_complete)
 
     p = verbs.add_parser("baselines", help="independent Bernoulli and Chow-Liu tree test LL (alpha on valid)")
@@ -88,37 +104,52 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    import torch
-
-    from deeplearn.spn.data import load_data
+    from deeplearn.spn.data import as_tensor, load_data
     from deeplearn.spn.em import mean_ll
     from deeplearn.spn.run import load_circuit
 
     circuit, info = load_circuit(args.run_dir)
-    data, _ = load_data(info["data"], args.data_dir)
+    data, _ = load_data(info["data"], args.data_dir, info.get("leaves", "categorical"))
     print(f"{args.run_dir}: {info['structure']} on {info['data']}, {circuit.num_parameters():,} parameters")
     for split in ("train", "valid", "test"):
-        ll = mean_ll(circuit, torch.as_tensor(data[split], dtype=torch.long))
+        ll = mean_ll(circuit, as_tensor(data[split], circuit.gaussian))
         print(f"{split:5s} log-likelihood {ll:.4f} nats/instance ({len(data[split])} instances)")
     return 0
 
 
-def parse_evidence(text: str, num_vars: int, num_states: int = 2) -> dict[int, int]:
-    """{variable: value} from "x3=1,x7=0" (the x is optional). Raises DataError on a malformed item."""
+def parse_evidence(text: str, num_vars: int, num_states: int = 2) -> dict[int, float]:
+    """{variable: value} from "x3=1,x7=0" (the x is optional; num_states 0: real values, e.g. "x3=0.25").
+    Raises DataError on a malformed item."""
+    import math
+
     from deeplearn.paths import DataError
 
     out = {}
     for item in filter(None, (s.strip() for s in text.split(","))):
         name, sep, value = item.partition("=")
         try:
-            var, val = parse_var(name, num_vars), int(value)
+            var, val = parse_var(name, num_vars), (float(value) if num_states == 0 else int(value))
         except ValueError:
             var, val = None, None
-        if not sep or var is None or not 0 <= val < num_states:
-            raise DataError(f"evidence item {item!r}: expected xI=V with I in 0..{num_vars - 1} and V in "
-                            f"0..{num_states - 1}")
+        ok = val is not None and (math.isfinite(val) if num_states == 0 else 0 <= val < num_states)
+        if not sep or var is None or not ok:
+            what = "a real number" if num_states == 0 else f"in 0..{num_states - 1}"
+            raise DataError(f"evidence item {item!r}: expected xI=V with I in 0..{num_vars - 1} and V {what}")
         out[var] = val
     return out
+
+
+def empty_evidence(circuit, rows: int):
+    """[rows, V] of missing values: -1 (categorical) or NaN (Gaussian leaves)."""
+    import torch
+
+    if circuit.gaussian:
+        return torch.full((rows, circuit.num_vars), float("nan"))
+    return torch.full((rows, circuit.num_vars), -1, dtype=torch.long)
+
+
+def show_row(row) -> str:
+    return " ".join(f"{v:.4f}" for v in row) if any(isinstance(v, float) for v in row) else "".join(map(str, row))
 
 
 def parse_var(name: str, num_vars: int) -> int:
@@ -134,16 +165,14 @@ def parse_var(name: str, num_vars: int) -> int:
 
 
 def cmd_sample(args) -> int:
-    import torch
-
     from deeplearn.spn.run import load_circuit
 
     circuit, _ = load_circuit(args.run_dir)
-    ev = torch.full((args.n, circuit.num_vars), -1, dtype=torch.long)
+    ev = empty_evidence(circuit, args.n)
     for v, val in parse_evidence(args.evidence, circuit.num_vars, circuit.num_states).items():
         ev[:, v] = val
     for row in circuit.sample(evidence=ev, seed=args.seed).tolist():
-        print("".join(str(v) for v in row))
+        print(show_row(row))
     return 0
 
 
@@ -156,14 +185,19 @@ def cmd_query(args) -> int:
 
     circuit, _ = load_circuit(args.run_dir)
     v, k = circuit.num_vars, circuit.num_states
-    ev = torch.full((1, v), -1, dtype=torch.long)
+    ev = empty_evidence(circuit, 1)
     for var, val in parse_evidence(args.evidence, v, k).items():
         ev[0, var] = val
     with torch.no_grad():
         log_e = float(circuit(ev)[0])
-    print(f"log p(evidence) = {log_e:.6f}   p(evidence) = {math.exp(log_e):.6g}")
+    what = "density" if circuit.gaussian else "p"
+    print(f"log {what}(evidence) = {log_e:.6f}   {what}(evidence) = {math.exp(log_e):.6g}")
     for name in args.marginal:
         var = parse_var(name, v)
+        if circuit.gaussian:
+            mean = circuit.conditional_means(ev)[0, var]
+            print(f"E[x{var} | evidence] = {float(mean):.6f} (Gaussian leaves: the conditional mean)")
+            continue
         q = ev.repeat(k, 1)
         q[:, var] = torch.arange(k)
         with torch.no_grad():
@@ -173,7 +207,7 @@ def cmd_query(args) -> int:
         x, value = circuit.mpe(ev)
         with torch.no_grad():
             log_x = float(circuit(x)[0])
-        print(f"MPE completion (max-product): {''.join(str(t) for t in x[0].tolist())}   max-product log-value "
+        print(f"MPE completion (max-product): {show_row(x[0].tolist())}   max-product log-value "
               f"{float(value[0]):.4f}   log p(completion) {log_x:.4f}")
     return 0
 
@@ -193,5 +227,9 @@ def cmd_baselines(args) -> int:
 def cmd_complete(args) -> int:
     from deeplearn.spn.complete import run_completion
 
-    run_completion(args.run_dir, args.half, args.output, args.show)
+    if args.limit is not None and args.limit < 1:
+        from deeplearn.paths import DataError
+
+        raise DataError(f"--limit {args.limit}: complete at least one test image")
+    run_completion(args.run_dir, args.half, args.output, args.show, args.limit, args.data_dir, args.data)
     return 0

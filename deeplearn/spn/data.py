@@ -144,8 +144,56 @@ def load_digits_splits(seed: int = 0) -> dict[str, np.ndarray]:
     return {"train": x[perm[:1293]], "valid": x[perm[1293:1437]], "test": x[perm[1437:]]}
 
 
-def load_data(name: str, data_dir=None) -> tuple[dict[str, np.ndarray], int]:
-    """(splits, values per variable) of a benchmark set or of `digits`."""
-    if canonical(name) == "digits":
+MNIST_SIDE = 28
+
+
+def load_mnist_splits(data_dir=None, binarize: bool = True) -> dict[str, np.ndarray]:
+    """MNIST (`<data root>/images/mnist.npz`) binarized: a pixel is 1 where its gray value is at least 128 of 255
+    (ink); or, with binarize=False, the gray values 0..255. Train: the first 50,000 training images, valid: the last 10,000, test: the 10,000 test images; each
+    image a row of 784 pixels, row by row."""
+    root = data_root(data_dir)
+    cands = (root / "images" / "mnist.npz", root / "mnist.npz", root.parent / "images" / "mnist.npz")
+    path = next((p for p in cands if p.exists()), None)
+    if path is None:
+        raise DataError(f"no MNIST under {root}: expected {root / 'images' / 'mnist.npz'}")
+    try:
+        with np.load(path) as d:
+            xtr, xte = d["x_train"], d["x_test"]
+    except (OSError, KeyError, ValueError) as e:
+        raise DataError(f"{path}: cannot be read as MNIST (x_train, x_test): {e}") from e
+    if xtr.shape[1:] != (MNIST_SIDE, MNIST_SIDE) or xte.shape[1:] != (MNIST_SIDE, MNIST_SIDE):
+        raise DataError(f"{path}: images of shape {xtr.shape[1:]}, expected 28x28")
+    xtr, xte = xtr.reshape(len(xtr), -1).astype(np.int64), xte.reshape(len(xte), -1).astype(np.int64)
+    if binarize:
+        xtr, xte = (xtr >= 128).astype(np.int64), (xte >= 128).astype(np.int64)
+    return {"train": xtr[:50000], "valid": xtr[50000:], "test": xte}
+
+
+IMAGE_LEVELS = {"digits": DIGITS_STATES, "mnist": 256}  # gray levels of the image sets
+
+
+def load_data(name: str, data_dir=None, leaves: str = "categorical") -> tuple[dict[str, np.ndarray], int]:
+    """(splits, values per variable) of a benchmark set, of `digits` or of `mnist` (binarized).
+
+    With leaves="gaussian" the image sets come as float gray levels scaled to [0, 1] (values per variable 0);
+    the binary benchmarks are refused.
+    """
+    name = canonical(name)
+    if leaves == "gaussian":
+        if name not in IMAGE_LEVELS:
+            raise DataError(f"Gaussian leaves need real-valued data; {name!r} is binary: use --data digits or "
+                            f"--data mnist (gray levels), or categorical leaves")
+        splits = load_digits_splits() if name == "digits" else load_mnist_splits(data_dir, binarize=False)
+        return {k: (v / (IMAGE_LEVELS[name] - 1)).astype(np.float32) for k, v in splits.items()}, 0
+    if name == "digits":
         return load_digits_splits(), DIGITS_STATES
+    if name == "mnist":
+        return load_mnist_splits(data_dir), 2
     return load_for_training(name, data_dir), 2
+
+
+def as_tensor(x: np.ndarray, gaussian: bool):
+    """A split as the circuit's input: long (categorical leaves) or float32 (Gaussian leaves)."""
+    import torch
+
+    return torch.as_tensor(x, dtype=torch.float32 if gaussian else torch.long)

@@ -3,7 +3,8 @@
 Nodes are appended children-first, so a node's id is larger than its children's ids; the last node added is the
 root unless `root` is set. `deeplearn.spn.circuit.Circuit` compiles a Graph into tensorized layers.
 
-Leaves are categorical over `num_states` values (Bernoulli: num_states = 2) of one variable.
+Leaves are categorical over `num_states` values (Bernoulli: num_states = 2) of one variable, or Gaussian over a
+real variable (`leaf_type="gaussian"`, parameters [mean, standard deviation]).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from deeplearn.paths import DataError
 
 LEAF, PRODUCT, SUM = 0, 1, 2
+LEAF_TYPES = ("categorical", "gaussian")
 KIND_NAMES = {LEAF: "leaf", PRODUCT: "product", SUM: "sum"}
 
 
@@ -25,15 +27,20 @@ class StructureError(DataError):
 
 
 class Graph:
-    """Nodes of a circuit over `num_vars` categorical variables with `num_states` values each.
+    """Nodes of a circuit over `num_vars` categorical variables with `num_states` values each, or over real
+    variables with Gaussian leaves.
 
     Args:
         num_vars: number of variables X_0 .. X_{V-1}.
-        num_states: values per variable (2 for the binary benchmarks).
+        num_states: values per variable (2 for the binary benchmarks; ignored for Gaussian leaves).
+        leaf_type: "categorical" or "gaussian".
     """
 
-    def __init__(self, num_vars: int, num_states: int = 2):
-        self.num_vars, self.num_states = int(num_vars), int(num_states)
+    def __init__(self, num_vars: int, num_states: int = 2, leaf_type: str = "categorical"):
+        if leaf_type not in LEAF_TYPES:
+            raise StructureError(f"unknown leaf type {leaf_type!r}: use one of {', '.join(LEAF_TYPES)}")
+        self.leaf_type = leaf_type
+        self.num_vars, self.num_states = int(num_vars), (int(num_states) if leaf_type == "categorical" else 0)
         self.kind: list[int] = []
         self.var: list[int] = []  # the leaf's variable, -1 for inner nodes
         self.children: list[list[int]] = []
@@ -50,8 +57,13 @@ class Graph:
         self.params.append(None if params is None else np.asarray(params, dtype=np.float64))
         return len(self.kind) - 1
 
+    @property
+    def gaussian(self) -> bool:
+        return self.leaf_type == "gaussian"
+
     def leaf(self, var: int, probs=None) -> int:
-        """A categorical leaf over variable `var` (probabilities [num_states], or None for a random start)."""
+        """A leaf over variable `var`: categorical probabilities [num_states], or Gaussian [mean, std]; None for a
+        random start."""
         if not 0 <= var < self.num_vars:
             raise StructureError(f"leaf variable {var} is outside 0..{self.num_vars - 1}")
         return self._add(LEAF, int(var), [], probs)
@@ -93,8 +105,12 @@ class Graph:
             if any(not 0 <= c < n for c in ch):
                 raise StructureError(f"node {n} ({KIND_NAMES[kind]}) has a child that is not an earlier node: {ch}")
             if kind == LEAF:
-                if p is not None and (p.shape != (self.num_states,) or (p < 0).any() or not
-                                      math.isclose(p.sum(), 1.0, rel_tol=1e-6)):
+                if self.gaussian:
+                    if p is not None and (p.shape != (2,) or not np.isfinite(p).all() or p[1] <= 0):
+                        raise StructureError(f"Gaussian leaf {n}: parameters {p.tolist()} must be [mean, std] with "
+                                             f"std > 0")
+                elif p is not None and (p.shape != (self.num_states,) or (p < 0).any() or not
+                                        math.isclose(p.sum(), 1.0, rel_tol=1e-6)):
                     raise StructureError(f"leaf {n}: probabilities {p.tolist()} are not a distribution over "
                                          f"{self.num_states} values")
                 scopes.append(1 << self.var[n])
@@ -122,8 +138,10 @@ class Graph:
 
     # --- (de)serialization ---
     def to_dict(self) -> dict:
-        return {"num_vars": self.num_vars, "num_states": self.num_states, "root": self.root_id(),
-                "nodes": [_node_dict(k, v, c, p) for k, v, c, p in zip(self.kind, self.var, self.children,
+        head = {"num_vars": self.num_vars, "num_states": self.num_states, "root": self.root_id()}
+        if self.gaussian:
+            head["leaf_type"] = "gaussian"
+        return {**head, "nodes": [_node_dict(k, v, c, p) for k, v, c, p in zip(self.kind, self.var, self.children,
                                                                          self.params)]}
 
     @classmethod
@@ -132,7 +150,7 @@ class Graph:
         `{"leaf": var, "p": [..]}`, `{"product": [children]}` or `{"sum": [children], "w": [..]}` (p, w
         optional), children being indices of earlier nodes. The last node is the root unless "root" is given."""
         try:
-            g = cls(int(d["num_vars"]), int(d.get("num_states", 2)))
+            g = cls(int(d["num_vars"]), int(d.get("num_states", 2)), str(d.get("leaf_type", "categorical")))
             for i, node in enumerate(d["nodes"]):
                 if "leaf" in node:
                     g.leaf(int(node["leaf"]), node.get("p"))
@@ -191,7 +209,7 @@ def naive_log_prob(g: Graph, x: np.ndarray) -> np.ndarray:
 
     Args:
         g: a graph whose leaves and sums all carry parameters.
-        x: int array [B, V]; -1 marks a missing value (marginalized).
+        x: int array [B, V]; -1 marks a missing value (marginalized); float with NaN for missing if Gaussian.
     Returns:
         log p(x) [B].
     """
@@ -199,7 +217,11 @@ def naive_log_prob(g: Graph, x: np.ndarray) -> np.ndarray:
     vals: list[np.ndarray] = []
     with np.errstate(divide="ignore"):
         for kind, var, ch, p in zip(g.kind, g.var, g.children, g.params):
-            if kind == LEAF:
+            if kind == LEAF and g.gaussian:
+                xv = x[:, var].astype(np.float64)
+                z = (np.nan_to_num(xv) - p[0]) / p[1]
+                vals.append(np.where(np.isnan(xv), 0.0, -0.5 * z * z - np.log(p[1]) - 0.5 * math.log(2 * math.pi)))
+            elif kind == LEAF:
                 xv = x[:, var]
                 vals.append(np.where(xv < 0, 0.0, np.log(p[np.clip(xv, 0, None)])))
             elif kind == PRODUCT:

@@ -208,6 +208,6 @@ def segment_max(v: torch.Tensor, seg: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def check_compiled(g: Graph) -> None:
-    if g.num_states < 2:
+    if not g.gaussian and g.num_states < 2:
         raise StructureError(f"num_states must be at least 2, got {g.num_states}")
     g.check()

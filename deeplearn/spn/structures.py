@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from deeplearn.spn.baselines import ChowLiuTree, chow_liu_parents, mutual_information, pair_tables
-from deeplearn.spn.graph import Graph
+from deeplearn.spn.graph import LEAF, Graph
 
 
 def tree_graph(parents: np.ndarray, order: np.ndarray, hidden: int, leaf_probs=None, weights=None,
@@ -86,16 +86,16 @@ def hclt_graph(x: np.ndarray, hidden: int = 16, alpha: float = 0.01, init: str =
 
 
 def rat_graph(num_vars: int, depth: int = 3, repetitions: int = 10, sums: int = 10, inputs: int = 10,
-              seed: int = 0, num_states: int = 2) -> Graph:
+              seed: int = 0, num_states: int = 2, leaf_type: str = "categorical") -> Graph:
     """A RAT-SPN region graph compiled to a Graph (parameters left to the circuit's random start).
 
     Args:
         depth: binary splits per repetition (leaf regions hold about V / 2^depth variables).
         repetitions: R random partitions; sums: S per inner region; inputs: I per leaf region.
-        num_states: values of each variable (categorical leaves).
+        num_states: values of each variable (categorical leaves); leaf_type: categorical or gaussian.
     """
     rng = np.random.default_rng(seed)
-    g = Graph(num_vars, num_states)
+    g = Graph(num_vars, num_states, leaf_type)
     top = []
     for _ in range(repetitions):
         top += _rat_region(g, rng.permutation(num_vars), depth, sums, inputs, is_root=True)
@@ -114,3 +114,14 @@ def _rat_region(g: Graph, variables: np.ndarray, depth: int, sums: int, inputs: 
     right = _rat_region(g, variables[half:], depth - 1, sums, inputs, False)
     prods = [g.product([a, b]) for a in left for b in right]
     return prods if is_root else [g.sum(prods) for _ in range(sums)]
+
+
+def init_gaussian_leaves(g: Graph, x: np.ndarray, seed: int = 0) -> None:
+    """Set every unset Gaussian leaf (in place) from data x [N, V]: its mean the value of a random training
+    instance, its standard deviation that of its variable (so the leaves of one variable start spread over the
+    data, not all at one point)."""
+    rng = np.random.default_rng(seed)
+    sd = np.sqrt(np.maximum(np.nanvar(x, 0), 1e-4))
+    for n, (kind, var, p) in enumerate(zip(g.kind, g.var, g.params)):
+        if kind == LEAF and p is None:
+            g.params[n] = np.asarray([x[rng.integers(len(x)), var], sd[var]], dtype=np.float64)

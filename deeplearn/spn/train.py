@@ -11,7 +11,7 @@ import torch
 
 from deeplearn.paths import DataError
 from deeplearn.spn.circuit import Circuit
-from deeplearn.spn.data import canonical, load_data
+from deeplearn.spn.data import as_tensor, canonical, load_data
 from deeplearn.spn.em import EMConfig, fit_em, mean_ll
 from deeplearn.spn.graph import Graph
 from deeplearn.spn.run import RESULTS_FILE, save_circuit, write_json_atomic
@@ -21,7 +21,13 @@ def build_structure(args, train: np.ndarray, num_states: int = 2) -> tuple[Graph
     """The structure named by --structure, learned from (or laid over) the training data; and its options."""
     s = args.structure
     seed = args.seed or 0
-    if num_states != 2 and s in ("hclt", "learnspn"):
+    leaves = getattr(args, "leaves", "categorical")
+    if leaves == "gaussian" and s == "hclt":
+        raise DataError("--structure hclt is built for binary data; with --leaves gaussian use rat, learnspn "
+                        "(--independence rdc) or json")
+    if leaves == "gaussian" and s == "learnspn" and getattr(args, "independence", "g") != "rdc":
+        raise DataError("the G-test is for binary data: with --leaves gaussian pass --independence rdc")
+    if leaves == "categorical" and num_states != 2 and s in ("hclt", "learnspn"):
         raise DataError(f"--structure {s} is built for binary data; this data set has {num_states} values per "
                         f"variable: use --structure rat or json")
     if s == "hclt":
@@ -32,18 +38,28 @@ def build_structure(args, train: np.ndarray, num_states: int = 2) -> tuple[Graph
     if s == "rat":
         from deeplearn.spn.structures import rat_graph
 
+        from deeplearn.spn.structures import init_gaussian_leaves
+
         opts = {"depth": args.depth, "repetitions": args.repetitions, "sums": args.sums, "inputs": args.inputs}
-        return rat_graph(train.shape[1], seed=seed, num_states=num_states, **opts), opts
+        g = rat_graph(train.shape[1], seed=seed, num_states=num_states, leaf_type=leaves, **opts)
+        if leaves == "gaussian":
+            init_gaussian_leaves(g, train, seed)
+        return g, {**opts, "leaves": leaves}
     if s == "learnspn":
         from deeplearn.spn.learnspn import LearnSPNConfig, learnspn
 
         cfg = LearnSPNConfig(min_instances=args.min_instances, pvalue=args.pvalue, clustering=args.clustering,
-                             alpha=args.alpha_leaf, seed=seed)
+                             alpha=args.alpha_leaf if getattr(args, "learnspn_alpha", None) is None
+                             else args.learnspn_alpha, seed=seed, independence=getattr(args, "independence", "g"),
+                             rdc_threshold=getattr(args, "rdc_threshold", 0.3), leaf_type=leaves)
         return learnspn(train, cfg), cfg.__dict__.copy()
     if s == "json":
         if not args.structure_file:
             raise DataError("--structure json needs --structure-file PATH (a JSON circuit description)")
         g = Graph.load_json(args.structure_file)
+        if g.gaussian != (leaves == "gaussian"):
+            raise DataError(f"{args.structure_file}: the structure has {g.leaf_type} leaves; pass --leaves "
+                            f"{g.leaf_type}")
         if g.num_vars != train.shape[1] or g.num_states != num_states:
             raise DataError(f"{args.structure_file}: the structure has {g.num_vars} variables of {g.num_states} "
                             f"states, the data set {train.shape[1]} of {num_states}")
@@ -54,8 +70,9 @@ def build_structure(args, train: np.ndarray, num_states: int = 2) -> tuple[Graph
 def train(args) -> dict:
     torch.set_num_threads(args.threads or 1)
     name = canonical(args.data)
-    data_np, num_states = load_data(name, args.data_dir)
-    data = {k: torch.as_tensor(v, dtype=torch.long) for k, v in data_np.items()}
+    leaves = getattr(args, "leaves", "categorical")
+    data_np, num_states = load_data(name, args.data_dir, leaves)
+    data = {k: as_tensor(v, leaves == "gaussian") for k, v in data_np.items()}
     run_dir = Path(args.out or Path("runs") / f"spn-{name}-{args.structure}")
     if (run_dir / RESULTS_FILE).exists():
         raise DataError(f"{run_dir} already holds a trained circuit; pass another --out")
@@ -85,7 +102,8 @@ def train(args) -> dict:
                "threads": torch.get_num_threads(), "torch": torch.__version__}
     for split in ("train", "valid", "test"):
         results[f"{split}_ll"] = mean_ll(circuit, data[split])
-    info = {"data": name, "structure": args.structure, "learner": learner, "options": structure_opts}
+    info = {"data": name, "structure": args.structure, "learner": learner, "options": structure_opts,
+            "leaves": leaves}
     save_circuit(run_dir, circuit, info)
     write_json_atomic(run_dir / RESULTS_FILE, results)
     if history:

@@ -85,3 +85,28 @@ def test_digits_completion(tmp_path, capsys):
     assert 0 < mse["SPN conditional mean"] < 0.2 and 0 < mse["nearest neighbour"] < 0.2
     rc, _, err = run(capsys, "spn", "train", "--data", "digits", "--structure", "hclt", "--out", str(tmp_path / "h"))
     assert rc == 2 and "built for binary data" in err
+    rc, _, err = run(capsys, "spn", "complete", str(out), "--data", "mnist", "-o", str(png))
+    assert rc == 2 and "trained on digits" in err
+    rc, _, err = run(capsys, "spn", "complete", str(out), "--limit", "0", "-o", str(png))
+    assert rc == 2 and "--limit 0" in err
+
+
+def test_mnist_data_and_its_errors(tmp_path, shared_data_root):
+    import numpy as np
+
+    from deeplearn.paths import DataError
+    from deeplearn.spn.data import load_mnist_splits
+
+    with pytest.raises(DataError, match="no MNIST under"):
+        load_mnist_splits(tmp_path)
+    (tmp_path / "images").mkdir()
+    np.savez(tmp_path / "images" / "mnist.npz", x_train=np.zeros((5, 8, 8), np.uint8),
+             x_test=np.zeros((5, 8, 8), np.uint8))
+    with pytest.raises(DataError, match="expected 28x28"):
+        load_mnist_splits(tmp_path)
+    if shared_data_root is None or not (shared_data_root / "images" / "mnist.npz").exists():
+        pytest.skip("needs ../shared/data/images/mnist.npz for the real-data half")
+    d = load_mnist_splits(shared_data_root)
+    assert {k: v.shape for k, v in d.items()} == {"train": (50000, 784), "valid": (10000, 784),
+                                                  "test": (10000, 784)}
+    assert set(np.unique(d["test"])) == {0, 1} and 0.1 < d["train"].mean() < 0.16  # ink is about 13 % of pixels

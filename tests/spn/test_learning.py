@@ -61,6 +61,21 @@ def test_fit_em_improves_on_the_start_and_keeps_the_best_valid():
     assert hist.best_valid_ll > start + 0.1
 
 
+def test_fit_em_keeps_the_start_when_it_is_the_best_on_valid():
+    """EM from a learned structure (LearnSPN's counts) counts the start as epoch 0: a harmful EM run (here a huge
+    pseudo-count that flattens every leaf) leaves the start in place."""
+    from deeplearn.spn.learnspn import LearnSPNConfig, learnspn
+
+    x = toy_data(800)
+    c = Circuit(learnspn(x[:600], LearnSPNConfig(min_instances=50, pvalue=0.05)))
+    tr, va = torch.tensor(x[:600]), torch.tensor(x[600:])
+    start = [p.detach().clone() for p in c.params()]
+    hist = fit_em(c, tr, va, EMConfig(epochs=3, batch_size=100, alpha_leaf=1e4, alpha_sum=1e4))
+    assert hist.best_epoch == 0 and hist.rows[0]["kind"] == "start"
+    for a, b in zip(start, c.params()):
+        torch.testing.assert_close(a, b.detach())
+
+
 def test_chow_liu_circuit_equals_the_tree():
     x = toy_data(500, 7)
     clt = ChowLiuTree(x, 0.5)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("deeprob.spn.algorithms.inference", reason="needs deeprob-kit (pip install deeprob-kit)")
+pytest.importorskip("deeprob.spn.algorithms.inference",
+                    reason="DeeProb-kit is not installed: pip install --no-deps deeprob-kit==1.1.0 (CI's .ci/run does)")
 
 from deeplearn.spn.circuit import Circuit  # noqa: E402
 from deeplearn.spn.learnspn import LearnSPNConfig, learnspn  # noqa: E402
