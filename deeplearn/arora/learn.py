@@ -412,17 +412,20 @@ def explain_away_rates(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray, frac
 
 def refine_explained(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray, min_count: int,
                      plain: float = 0.5, keep: float = 0.2, max_children: int | None = None) -> np.ndarray:
-    """LearnGraph with explaining away (ours): j is a positive child of i when x_j is on in at least `keep` of
-    the samples where i is on and every other explanation of j is ruled out (`explain_away_rates`).
+    """LearnGraph with explaining away (ours): j is a positive child of i when x_j is on in at least `plain` of
+    the samples where h_i is on (the test of `refine_positive`) and in at least `keep` of the samples where i
+    is on and every other explanation of j is ruled out (`explain_away_rates`).
 
     With +-1 weights and threshold 0 a unit is on only if a positive parent is, so a non-child of i whose
     other parents are ruled out is (almost) never on, while a true child is on unless one of its negative
-    parents is. The plain rate P(x_j | h_i) of `refine_positive` is about 0.9 for a child against up to 0.6
-    for a child of two of i's siblings (units that share a parent with i are on together with it); here the
-    contrast is a child's 0.4-1 (0.4 where its negative parents are siblings of i) against about 0 (measured
-    on a depth-3 net with d = 5, docs/arora.md). It also dissolves spurious units (one child of each of
+    parents is. The plain rate is about 0.9 for a child against up to 0.6 for a child of two of i's siblings
+    (units that share a parent with i are on together with it); the explaining-away rate on the true graph
+    of a depth-3 net (n = 1000, d = 5, rho = 0.005, 100,000 samples, layer 1) is 0.30-0.91 for the 3,000 true
+    edges against at most 0.24 for the 17,831 other pairs tested (99% below 0.03), and with the plain rate
+    >= 0.5 no other pair passes (docs/arora.md). It also dissolves spurious units (one child of each of
     several siblings under one grandparent): each child is explained by its true parent. Where fewer than
-    `min_count` samples decide a pair, the current edge is kept.
+    `min_count` samples decide a pair, the current edge is kept; a unit with more than `max_children` keeps
+    its best-supported ones.
 
     Returns:
         (m, n) bool: the new child sets.
