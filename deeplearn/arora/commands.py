@@ -89,7 +89,8 @@ def _learn_arguments(p) -> None:
     p.add_argument("--method", default="triple", choices=["triple", "pairwise"])
     p.add_argument("--corr-threshold", type=float, default=None)
     p.add_argument("--min-count", type=int, default=LearnOptions.min_count)
-    p.add_argument("--decoder", default="likelihood", choices=["likelihood", "fraction"])
+    p.add_argument("--decoder", default="signed", choices=["signed", "likelihood", "fraction"],
+                   help="signed: positive and negative edges, explaining away (default)")
 
 
 def _options(args, degree: int):

@@ -27,7 +27,9 @@ from deeplearn.arora.learn import LearnedNet, LearnOptions, learn_network
 from deeplearn.arora.model import DeepNet, NetSpec, generate
 
 BASE = dict(weights="balanced", graph="biregular")
-MAIN = dict(n=2000, depth=3, degree=8, rho=0.0005, samples=80_000)
+# the main net: three positive children per unit (d = 5), dense enough at the top (rho = 0.004) that the top
+# layer's negative edges are seen (about 3 rho^2 = 4.8e-5 of the samples per edge: 14 at 300,000 samples)
+MAIN = dict(n=1000, depth=3, degree=5, rho=0.004, samples=300_000)
 
 
 def trial(spec: NetSpec, samples: int, heldout: int = 2000, opts: LearnOptions | None = None
@@ -63,7 +65,7 @@ def part_main(quick: bool) -> dict:
     sc = measures.score(net, learned, held)
     gap = _coactivation_gaps(net, learned, held[0])
     return {"config": cfg, "seconds": secs, "scores": sc, "coactivation": gap,
-            "summary": measures.summary_line(sc)}
+            "layer_stats": [layer.stats for layer in learned.layers], "summary": measures.summary_line(sc)}
 
 
 def _coactivation_gaps(net: DeepNet, learned: LearnedNet, y_true: sp.csr_matrix) -> dict:
