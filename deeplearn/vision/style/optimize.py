@@ -154,7 +154,7 @@ def optimize(x: torch.Tensor, loss_fn: Callable[[torch.Tensor], torch.Tensor], s
         for _ in range(steps):
             opt.step(closure)
     else:
-        raise ValueError(f"unknown optimizer {method!r}: lbfgs or adam")
+        raise ValueError(f"unknown optimizer {method!r}: lbfgs, torch-lbfgs or adam")
     bar.close()
     x.requires_grad_(False)
     return losses
