@@ -26,12 +26,16 @@ class _SelfProduct(torch.autograd.Function):
     def forward(ctx, x, dtype):
         xl = x if dtype is None else x.to(dtype)
         ctx.save_for_backward(xl)
+        if len(xl) == 1:                                   # (a transfer: no stack, which would copy)
+            return (xl[0] @ xl[0].T)[None].to(x.dtype)
         return torch.stack([xi @ xi.T for xi in xl]).to(x.dtype)
 
     @staticmethod
     def backward(ctx, g):
         (xl,) = ctx.saved_tensors
         gs = (g + g.transpose(1, 2)).to(xl.dtype)
+        if len(xl) == 1:
+            return (gs[0] @ xl[0])[None].to(g.dtype), None
         return torch.stack([gi @ xi for gi, xi in zip(gs, xl)]).to(g.dtype), None
 
 
@@ -46,14 +50,14 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
-_BF16_CPU = bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+BF16_CPU = bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 def gram_dtype(precision: str) -> torch.dtype:
     """The input dtype of the Gram products: "float32", "bfloat16", or "auto" (bfloat16 where the CPU multiplies
     it natively: AVX512-BF16 or AMX; float32 elsewhere, where bfloat16 is emulated and slower)."""
     if precision == "auto":
-        return torch.bfloat16 if _BF16_CPU else torch.float32
+        return torch.bfloat16 if BF16_CPU else torch.float32
     if precision in ("float32", "bfloat16"):
         return getattr(torch, precision)
     raise ValueError(f"unknown Gram precision {precision!r}: auto, float32 or bfloat16")
