@@ -114,6 +114,10 @@ class CompactLBFGS:
         return torch.mm(flat, self.low.copy_(y)[:, None]).double().view(used, 2)
 
 
+def _max_abs(v: torch.Tensor) -> float:
+    return float(torch.linalg.vector_norm(v, float("inf")))    # max |v| without an |v| tensor
+
+
 def lbfgs(x: torch.Tensor, closure: Callable[[], torch.Tensor], steps: int, lr: float = 1.0,
           history: int = HISTORY, tolerance_grad: float = 1e-9, tolerance_change: float = 1e-12,
           store: torch.dtype | None = None) -> None:
@@ -122,14 +126,14 @@ def lbfgs(x: torch.Tensor, closure: Callable[[], torch.Tensor], steps: int, lr: 
     flat_x = x.data.view(-1)
     loss = float(closure().detach())
     g = x.grad.reshape(-1)
-    if g.abs().max() <= tolerance_grad:
+    if _max_abs(g) <= tolerance_grad:
         return
     opt = CompactLBFGS(flat_x.numel(), history, x.dtype, store if store is not None else history_dtype(x.dtype))
     d = opt.direction(g, None, None)
     t = min(1.0, 1.0 / float(g.abs().sum())) * lr
     for n_iter in range(1, steps + 1):
         if n_iter > 1:
-            d = opt.direction(g, g_prev, d.mul_(t))              # d * t is the last step s
+            d = opt.direction(g, g_prev, d if t == 1.0 else d.mul_(t))  # d * t is the last step s
             t = lr
         if float(torch.dot(g, d)) > -tolerance_change:
             break
@@ -139,7 +143,7 @@ def lbfgs(x: torch.Tensor, closure: Callable[[], torch.Tensor], steps: int, lr: 
             break
         loss = float(closure().detach())
         g = x.grad.reshape(-1)
-        if 1 + n_iter >= steps or g.abs().max() <= tolerance_grad or float(d.abs().max()) * t <= tolerance_change \
+        if 1 + n_iter >= steps or _max_abs(g) <= tolerance_grad or _max_abs(d) * t <= tolerance_change \
                 or abs(loss - prev_loss) < tolerance_change:
             break                                                # (torch: evaluations reach max_eval = steps)
 
