@@ -50,14 +50,14 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
-BF16_CPU = bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+_BF16_CPU = bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 def gram_dtype(precision: str) -> torch.dtype:
     """The input dtype of the Gram products: "float32", "bfloat16", or "auto" (bfloat16 where the CPU multiplies
     it natively: AVX512-BF16 or AMX; float32 elsewhere, where bfloat16 is emulated and slower)."""
     if precision == "auto":
-        return torch.bfloat16 if BF16_CPU else torch.float32
+        return torch.bfloat16 if _BF16_CPU else torch.float32
     if precision in ("float32", "bfloat16"):
         return getattr(torch, precision)
     raise ValueError(f"unknown Gram precision {precision!r}: auto, float32 or bfloat16")

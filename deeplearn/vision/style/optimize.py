@@ -18,21 +18,9 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from deeplearn.vision.style.losses import BF16_CPU
-
 ADAM_LR = 0.02  # in [0, 1] pixel units
 HISTORY = 20    # L-BFGS pairs kept (docs/style.md, "Optimizers": quality against history size)
-STORE = None    # the dtype of the stored pairs; None: history_dtype's choice
-
-
-def history_dtype(dtype: torch.dtype) -> torch.dtype:
-    """The dtype the L-BFGS pairs are stored in for an image of `dtype`: bfloat16 for float32 images on a CPU
-    that multiplies bfloat16 natively (AVX512-BF16 or AMX: half the memory traffic of the history passes, the
-    bandwidth-bound part of a step; docs/style.md, "Speed"), the image's own dtype otherwise (float64 keeps
-    the exact algorithm of torch.optim.LBFGS)."""
-    if STORE is not None:
-        return STORE
-    return torch.bfloat16 if dtype == torch.float32 and BF16_CPU else dtype
+STORE = None    # the dtype of the stored pairs; None: the image's (bfloat16: slower at 2 threads, see below)
 
 
 class CompactLBFGS:
@@ -44,11 +32,11 @@ class CompactLBFGS:
     (One product of the pairs with [g, y] together would read them once but is several times slower in MKL than
     a matrix-vector product here.)
 
-    With store=bfloat16 the pairs are kept in bfloat16 and both passes are bfloat16 products (torch.mm: oneDNN,
-    float32 accumulation, bfloat16 results): they read half the bytes, 4.7 + 6.3 ms instead of 8.3 + 9.6 ms
-    for 20 pairs at 512 px on 1 thread of the AMD EPYC (a bfloat16 torch.mv is the slow path, 22 ms); the
-    direction's g term and the small matrices stay float32 / float64, the diagonals s.y and y.y come from float32
-    dots, and the transfer's quality is unchanged (docs/style.md, "Optimizers")."""
+    With store=bfloat16 (not the default) the pairs are kept in bfloat16 and both passes are bfloat16 products
+    (torch.mm: oneDNN, float32 accumulation, bfloat16 results): they read half the bytes, 4.7 + 6.3 ms instead of
+    8.3 + 9.6 ms for 20 pairs at 512 px on 1 thread of the AMD EPYC (a bfloat16 torch.mv is the slow path, 22 ms),
+    with the transfer's quality unchanged; but at 2 threads a whole step got slower (Lite2: 132-134 ms against
+    118-121 ms with float32 pairs), so float32 stays the default (docs/style.md, "Speed")."""
 
     def __init__(self, n: int, history: int = HISTORY, dtype=torch.float32, store: torch.dtype | None = None):
         self.m = history
@@ -128,7 +116,7 @@ def lbfgs(x: torch.Tensor, closure: Callable[[], torch.Tensor], steps: int, lr: 
     g = x.grad.reshape(-1)
     if _max_abs(g) <= tolerance_grad:
         return
-    opt = CompactLBFGS(flat_x.numel(), history, x.dtype, store if store is not None else history_dtype(x.dtype))
+    opt = CompactLBFGS(flat_x.numel(), history, x.dtype, store if store is not None else STORE)
     d = opt.direction(g, None, None)
     t = min(1.0, 1.0 / float(g.abs().sum())) * lr
     for n_iter in range(1, steps + 1):
