@@ -30,6 +30,7 @@ from deeplearn.vision.style.gatys import GatysObjective, StyleConfig, fit_longer
 from deeplearn.vision.style.images import read_colour  # noqa: E402
 from deeplearn.vision.style.layers import style_layers  # noqa: E402
 from deeplearn.vision.style.measure import distances, score_net_for  # noqa: E402
+from deeplearn.vision.style import optimize as optimize_module  # noqa: E402
 
 STYLES = Path(os.environ.get("DEEPLEARN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) \
     / "images" / "styles"
@@ -45,7 +46,7 @@ def main() -> None:
     p.add_argument("--model", default="efficientnet-lite0")
     p.add_argument("--pairs", nargs="+", default=["skimage:astronaut=starry_night.jpg"],
                    help="PHOTO=PAINTING (a file in images/styles)")
-    p.add_argument("--variants", nargs="+", default=VARIANTS, help="OPTIMIZER:HISTORY:GRAM_PRECISION")
+    p.add_argument("--variants", nargs="+", default=VARIANTS, help="OPTIMIZER:HISTORY:GRAM_PRECISION[:HISTORY_DTYPE]")
     p.add_argument("--out", default="benchmarks/results/style_optimizer.txt")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -62,7 +63,8 @@ def main() -> None:
         content, style = read_colour(photo), read_colour(str(STYLES / painting))
         ref = None
         for v in a.variants:
-            method, history, precision = v.split(":")
+            method, history, precision, *store = v.split(":")
+            optimize_module.STORE = getattr(torch, store[0]) if store else None  # the pairs' dtype (image's)
             cfg = StyleConfig(size=a.size, optimizer=method, history=int(history), gram_precision=precision)
             t = time.perf_counter()
             result = transfer(net, content, [style], cfg, progress=False)
@@ -76,7 +78,8 @@ def main() -> None:
                 ref = {"photo": distances(scorer, c, c, [style]),
                        "painting": distances(scorer, resize(style, out.shape[-2:]), c, [style])}
             d = distances(scorer, out, c, [style])
-            lines.append(f"| {photo.split(':')[-1]} / {painting} | {method} | {history} | {precision} | "
+            lines.append(f"| {photo.split(':')[-1]} / {painting} | {method} | {history}"
+                         f"{' (' + store[0] + ')' if store else ''} | {precision} | "
                          f"{seconds:.1f} | {loss:.4f} | {d['style']:.4f} | {d['content']:.4f} |")
             print(lines[-1], flush=True)
         lines.append(f"| {photo.split(':')[-1]} / {painting} | (the photo itself) | | | | | "

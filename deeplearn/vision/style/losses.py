@@ -26,12 +26,16 @@ class _SelfProduct(torch.autograd.Function):
     def forward(ctx, x, dtype):
         xl = x if dtype is None else x.to(dtype)
         ctx.save_for_backward(xl)
+        if len(xl) == 1:                                   # (a transfer: no stack, which would copy)
+            return (xl[0] @ xl[0].T)[None].to(x.dtype)
         return torch.stack([xi @ xi.T for xi in xl]).to(x.dtype)
 
     @staticmethod
     def backward(ctx, g):
         (xl,) = ctx.saved_tensors
         gs = (g + g.transpose(1, 2)).to(xl.dtype)
+        if len(xl) == 1:
+            return (gs[0] @ xl[0])[None].to(g.dtype), None
         return torch.stack([gi @ xi for gi, xi in zip(gs, xl)]).to(g.dtype), None
 
 
