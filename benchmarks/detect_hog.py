@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine  # noqa: E402
+from benchmarks.common import commit, machine  # noqa: E402
 from deeplearn.vision.detect.data import load_detection  # noqa: E402
 from deeplearn.vision.detect.draw import detection_grid, draw_detections  # noqa: E402
 from deeplearn.vision.detect.hog import HogSvmDetector  # noqa: E402
@@ -97,7 +96,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     img_dir = Path(args.img_dir)
     img_dir.mkdir(parents=True, exist_ok=True)
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    sha = commit()
     lines = [f"# commit {sha}; command: python benchmarks/detect_hog.py {' '.join(argv or sys.argv[1:])}; runs: 1",
              f"# machine: {machine()}", "# " + hog_speed()]
     print("\n".join(lines), flush=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine  # noqa: E402
+from benchmarks.common import commit, machine  # noqa: E402
 from deeplearn.vision.dream import DreamConfig, dream, octave_sizes  # noqa: E402
 from deeplearn.vision.features import load_feature_net  # noqa: E402
 from deeplearn.vision.pixels import read_photo  # noqa: E402
@@ -50,8 +49,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=512)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    print(f"commit {commit}; command: python benchmarks/dream_speed.py --threads {args.threads} "
+    print(f"commit {commit()}; command: python benchmarks/dream_speed.py --threads {args.threads} "
           f"--repeats {args.repeats} --layers {' '.join(args.layers)} --size {args.size}")
     print(machine())
     net = load_feature_net("efficientnet-lite0")

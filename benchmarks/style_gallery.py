@@ -17,7 +17,6 @@ import os
 import contextlib
 import io
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine  # noqa: E402
+from benchmarks.common import commit, machine  # noqa: E402
 from deeplearn.cli import main as cli  # noqa: E402
 
 DATA_ROOT = os.environ.get("DEEPLEARN_DATA", "../shared/data")
@@ -145,7 +144,7 @@ def main() -> None:
         out, sec = run(args)
         jpg = to_jpeg(tmp / "fast-chelsea.png", "fast-chelsea")
         lines += [f"## fast-chelsea ({jpg.stat().st_size // 1024} KB)", shown(args, tmp), out.strip(), ""]
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
+    sha = commit()
     head = [f"# commit {sha.strip()}; command: python benchmarks/style_gallery.py {' '.join(sys.argv[1:])}; runs: 1",
             machine(), ""]
     out_file = Path(a.out) if a.out else \

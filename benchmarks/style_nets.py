@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine  # noqa: E402
+from benchmarks.common import commit, machine  # noqa: E402
 from deeplearn.vision.features import load_feature_net  # noqa: E402
 from deeplearn.vision.style.gatys import StyleConfig, resize, transfer  # noqa: E402
 from deeplearn.vision.style.images import read_colour  # noqa: E402
@@ -62,7 +61,7 @@ def main() -> None:
                     rows[name]["content"].append(d_out["content"] / d_s["content"])
                 print(name, photo, style_name, f"{rows[name]['style'][-1]:.3f} {rows[name]['content'][-1]:.3f}",
                       flush=True)
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    sha = commit()
     lines = [f"# commit {sha}; command: python benchmarks/style_nets.py {' '.join(sys.argv[1:])}; runs: 1",
              machine(),
              f"{len(a.photos)} photos x {len(a.styles)} paintings, {a.size} px, {a.iterations} L-BFGS steps, "

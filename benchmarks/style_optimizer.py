@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine  # noqa: E402
+from benchmarks.common import commit, machine  # noqa: E402
 from deeplearn.vision.features import load_feature_net  # noqa: E402
 from deeplearn.vision.style.gatys import GatysObjective, StyleConfig, fit_longer, resize, transfer  # noqa: E402
 from deeplearn.vision.style.images import read_colour  # noqa: E402
@@ -51,7 +50,7 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     net, scorer = load_feature_net(a.model), load_feature_net(score_net_for(a.model))
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    sha = commit()
     lines = [f"# commit {sha}; command: python benchmarks/style_optimizer.py {' '.join(sys.argv[1:])}; runs: 1 each",
              machine(),
              f"{a.size} px, {a.model} (the other defaults of `vision style`: 2 scales x 100 L-BFGS steps); scored in "

@@ -35,7 +35,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import machine  # noqa: E402
+from benchmarks.common import commit, machine  # noqa: E402
 from deeplearn.vision.features import load_feature_net  # noqa: E402
 from deeplearn.vision.style.gatys import GatysObjective, StyleConfig, fit_longer  # noqa: E402
 from deeplearn.vision.style.images import read_colour  # noqa: E402
@@ -133,7 +133,7 @@ def main() -> None:
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     content, style = read_colour("skimage:astronaut"), read_colour(str(STYLE))
-    sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
+    sha = commit()
     dirty = " (+ uncommitted changes)" if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                                        capture_output=True, text=True, cwd=ROOT).stdout else ""
     lines = [f"# commit {sha.strip()}{dirty}; command: python benchmarks/style_speed.py {' '.join(sys.argv[1:])}; "
