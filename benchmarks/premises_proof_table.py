@@ -6,7 +6,9 @@ two runs of the same method (two neural models) stay apart.
         bushy-2s=corpus:bushy [--problems runs/eval-full64-base/split.json] [--cpu-limit 2]
 
 `LABEL=DIR:METHOD` reads DIR/runs.jsonl's records of METHOD; `LABEL=corpus:bushy` reads the corpus's own recorded
-bushy runs (mptp2078/e351_bushy_2s.jsonl: E 3.5.1, 2 s), for the test problems of the split file. A row with
+bushy runs (mptp2078/e351_bushy_2s.jsonl: E 3.5.1, 2 s), for the test problems of the split file;
+`LABEL=cache:FILE:METHOD:LIMIT` reads an E results cache (evaluate --cache FILE) for the records METHOD wrote at
+that CPU limit, so a killed evaluation (no runs.jsonl yet) still gives a table of what it finished. A row with
 records missing for some test problem is marked (a run not finished).
 """
 
@@ -21,6 +23,9 @@ from pathlib import Path
 
 def rows_of(spec: str, test: list[str], data_dir: Path) -> tuple[str, dict, set]:
     label, _, where = spec.partition("=")
+    if where.startswith("cache:"):
+        _, path, method, limit = where.split(":")
+        return label, *_from_cache(Path(path), method, f"--cpu-limit={limit}", test)
     src, _, method = where.rpartition(":")
     by_k: dict = defaultdict(set)  # k (None for references) -> proved problems
     seen = set()
@@ -41,6 +46,23 @@ def rows_of(spec: str, test: list[str], data_dir: Path) -> tuple[str, dict, set]
             if r.get("proved") or r.get("status") == "Theorem":
                 by_k[meta.get("k")].add(meta["problem"])
     return label, by_k, seen
+
+
+def _from_cache(path: Path, method: str, flag: str, test: set) -> tuple[dict, set]:
+    by_k: dict = defaultdict(set)
+    seen = set()
+    for line in open(path):
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill
+        if r.get("method") != method or r.get("problem") not in test or flag not in r.get("flags", []):
+            continue
+        seen.add(r["problem"])
+        by_k[r.get("k")]  # the column exists even with no proof
+        if r.get("status") == "Theorem":
+            by_k[r.get("k")].add(r["problem"])
+    return by_k, seen
 
 
 def main() -> None:
