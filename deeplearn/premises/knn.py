@@ -11,6 +11,7 @@ premise's own similarity breaks ties, so every premise gets a rank.
 from __future__ import annotations
 
 import math
+import uuid
 from collections import defaultdict
 from typing import Sequence
 
@@ -31,6 +32,12 @@ class KNN(Ranker):
         self.examples: dict[str, tuple[list[str], list[str]]] = {}  # conjecture -> (features, proof premises)
         self.idf: dict[str, float] = {}
         self.idf_unseen = 1.0
+        self._reset()
+
+    def _reset(self) -> None:
+        """Drop the caches of squared norms (a refit or a new state changes the weights)."""
+        self._key = f"knn-norm:{uuid.uuid4().hex}"
+        self._example_sets: dict[str, tuple[frozenset, float]] | None = None
 
     def fit(self, problems: Sequence) -> "KNN":
         self.examples = {p.name: (sorted(features(p.conjecture)), list(p.deps)) for p in problems if p.deps}
@@ -39,6 +46,7 @@ class KNN(Ranker):
             for a in p.premises:
                 pool.setdefault(a.name, a)
         self.idf, self.idf_unseen = idf_table(features(a) for a in pool.values())
+        self._reset()
         return self
 
     def state(self) -> dict:
@@ -47,26 +55,45 @@ class KNN(Ranker):
     def set_state(self, state: dict) -> None:
         self.examples = {k: (v[0], v[1]) for k, v in state["examples"].items()}
         self.idf, self.idf_unseen = state["idf"], state["idf_unseen"]
+        self._reset()
 
     def _weight(self, f: str) -> float:
         return self.idf.get(f, self.idf_unseen)
 
-    def similarity(self, a: frozenset | set, b: frozenset | set) -> float:
+    def _sq(self, fs) -> float:
+        return sum(self._weight(f) ** 2 for f in fs)
+
+    def similarity(self, a: frozenset | set, b: frozenset | set, a_sq: float | None = None,
+                   b_sq: float | None = None) -> float:
+        """IDF-weighted cosine; `a_sq`, `b_sq`: the sets' squared norms where known (rank caches them)."""
         shared = a & b
         if not shared:
             return 0.0
         num = sum(self._weight(f) ** 2 for f in shared)
-        return num / math.sqrt(sum(self._weight(f) ** 2 for f in a) * sum(self._weight(f) ** 2 for f in b))
+        return num / math.sqrt((self._sq(a) if a_sq is None else a_sq) * (self._sq(b) if b_sq is None else b_sq))
+
+    def _premise_sq(self, p: Annotated) -> float:
+        sq = p.cache.get(self._key)
+        if sq is None:
+            sq = p.cache[self._key] = self._sq(features(p))
+        return sq
 
     def rank(self, conjecture: Annotated, premises: Sequence[Annotated]) -> list[tuple[str, float]]:
         cf = features(conjecture)
+        c_sq = self._sq(cf)
         names = {p.name for p in premises}
         sims: dict[str, float] = {}
         for p in premises:
-            sims[p.name] = self.similarity(cf, features(p))
-        for name, (feats, _) in self.examples.items():
+            sims[p.name] = self.similarity(cf, features(p), c_sq, self._premise_sq(p))
+        if self._example_sets is None:  # the examples' feature sets and norms, built once per fit
+            self._example_sets = {}
+            for name, (feats, _) in self.examples.items():
+                fs = frozenset(feats)
+                self._example_sets[name] = (fs, self._sq(fs))
+        for name in self.examples:
             if name not in sims and name != conjecture.name:
-                sims[name] = self.similarity(cf, frozenset(feats))
+                fs, sq = self._example_sets.get(name) or (frozenset(self.examples[name][0]), None)
+                sims[name] = self.similarity(cf, fs, c_sq, sq)
         sims.pop(conjecture.name, None)
         neighbours = sorted(sims.items(), key=lambda kv: (-round(kv[1], 9), kv[0]))[: self.k]
         votes: dict[str, float] = defaultdict(float)

@@ -6,12 +6,18 @@ tolerance (or occ(s) <= g, the generality threshold). Starting from the conjectu
 triggered at step d get depth d and their symbols trigger at step d + 1. SInE selects by depth; to rank every
 premise we order by depth (shallower first), then by the rarity of the triggering symbol; premises never
 triggered come last.
+
+The ranking runs on arrays (symbol ids cached on each formula): a problem of 4,500 premises ranks in a few
+milliseconds, so the neural ranker can read SInE's verdict as a feature (neural/side.py, `--knn-features`).
+`rank_reference` is the plain-Python statement of the same rule, kept for the tests.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from typing import Sequence
+
+import numpy as np
 
 from deeplearn.premises.features import symbols
 from deeplearn.premises.ranker import Ranker, ordered, register
@@ -28,6 +34,49 @@ class SInE(Ranker):
         self.tolerance, self.generality = tolerance, generality
 
     def rank(self, conjecture: Annotated, premises: Sequence[Annotated]) -> list[tuple[str, float]]:
+        n = len(premises)
+        if not n:
+            return []
+        arrs = [_ids(p) for p in premises]
+        conj = _ids(conjecture)
+        lens = np.fromiter((len(a) for a in arrs), dtype=np.int64, count=n)
+        flat = np.concatenate(arrs)
+        owner = np.repeat(np.arange(n), lens)
+        n_sym = len(_NAMES)
+        occ = np.bincount(flat, minlength=n_sym)  # candidates containing each symbol (symbol sets: once each)
+        occ_e = occ[flat]
+        rarest = np.full(n, np.iinfo(np.int64).max)
+        np.minimum.at(rarest, owner, occ_e)
+        trig = (occ_e <= self.tolerance * rarest[owner]) | (occ_e <= self.generality)
+        t_owner, t_sym = owner[trig], flat[trig]
+        order_of = _name_order()
+        scores = np.zeros(n)
+        seen = np.zeros(n_sym, dtype=bool)
+        seen[conj[conj < n_sym]] = True
+        active = seen.copy()
+        depth = 0
+        while active.any():
+            hit = active[t_sym] & (scores[t_owner] == 0.0)
+            if not hit.any():
+                break
+            ho, hs = t_owner[hit], t_sym[hit]
+            o = np.lexsort((order_of[hs], ho))  # per premise, its first trigger in symbol-name order
+            ho, hs = ho[o], hs[o]
+            first = np.ones(len(ho), dtype=bool)
+            first[1:] = ho[1:] != ho[:-1]
+            prem, sym = ho[first], hs[first]
+            # depth dominates (1/(depth+1)); a rarer trigger breaks ties (the < 0.01 term)
+            scores[prem] = 1.0 / (depth + 1) + 0.01 / (1 + occ[sym])
+            mark = np.zeros(n, dtype=bool)
+            mark[prem] = True
+            active = np.zeros(n_sym, dtype=bool)
+            active[flat[mark[owner]]] = True
+            active &= ~seen
+            seen |= active
+            depth += 1
+        return ordered(premises, scores.tolist())
+
+    def rank_reference(self, conjecture: Annotated, premises: Sequence[Annotated]) -> list[tuple[str, float]]:
         syms = [symbols(p) for p in premises]
         occ: Counter = Counter()
         for s in syms:
@@ -56,3 +105,32 @@ class SInE(Ranker):
             frontier = sorted(set(nxt))
             depth += 1
         return ordered(premises, scores)
+
+
+# symbol ids for the array version: one table per process, ids in first-seen order; `_name_order` gives each id's
+# position in name order (the reference walks a frontier sorted by name, and the first trigger sets the score)
+_IDS: dict[str, int] = {}
+_NAMES: list[str] = []
+_ORDER: list = [None, 0]  # [array, table size it was built for]
+
+
+def _ids(a: Annotated):
+    arr = a.cache.get("sine-ids")
+    if arr is None:
+        out = []
+        for s in symbols(a):
+            i = _IDS.get(s)
+            if i is None:
+                i = _IDS[s] = len(_NAMES)
+                _NAMES.append(s)
+            out.append(i)
+        arr = a.cache["sine-ids"] = np.array(out, dtype=np.int64)
+    return arr
+
+
+def _name_order():
+    if _ORDER[1] != len(_NAMES):
+        order = np.empty(len(_NAMES), dtype=np.int64)
+        order[np.argsort(np.array(_NAMES, dtype=object), kind="stable")] = np.arange(len(_NAMES))
+        _ORDER[0], _ORDER[1] = order, len(_NAMES)
+    return _ORDER[0]

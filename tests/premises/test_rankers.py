@@ -57,6 +57,22 @@ def test_sine_follows_the_trigger_chain():
     assert order == ["ax1", "ax2", "ax4", "ax3"]
 
 
+def test_sine_arrays_rank_as_the_reference_rule():
+    # the array version (rank) and the plain-Python statement of the rule (rank_reference) agree exactly, on
+    # chains, ties between triggers of equal depth, empty premises and symbols the conjecture alone has
+    from deeplearn.premises.sine import SInE
+
+    prems = CHAIN + [f("ax5", "q(c1) & w(c2)"), f("ax6", "$true"), f("ax7", "s(c1) | t(c3)"), f("ax8", "t(c3)"),
+                     f("ax9", "! [X] : (p(X) | r(X))")]
+    for body in ["p(c0)", "q(c1)", "w(c2) & t(c4)", "zz(c9)", "s(c2) & p(c1)"]:
+        g = f("g", body).with_role("conjecture")
+        for tol in (1.0, 1.2, 3.0):
+            s = SInE(tolerance=tol)
+            assert s.rank(g, prems) == s.rank_reference(g, prems)
+            assert s.rank(g, prems[::-1]) == s.rank_reference(g, prems[::-1])
+    assert SInE().rank(f("g", "p(c0)").with_role("conjecture"), []) == []
+
+
 def test_mepo_orders_by_relevance():
     order = names(ranker_mod.get("mepo").rank(f("g", "p(c0) & q(c0)").with_role("conjecture"), CHAIN))
     assert order[:2] == ["ax1", "ax2"] and order[-1] == "ax3"

@@ -87,3 +87,73 @@ def test_side_features_rank_premises_of_unseen_symbols(tmp_path):
     plain, _ = train(Corpus({}, probs), {**opts, "side_features": False}, tc, tmp_path / "plain", all_problems=True,
                      log=lambda s: None)
     assert sum(plain.rank(p.conjecture, new_prems)[0][0] == f"p{i}" for i, p in enumerate(new_probs)) < 6
+
+
+# --knn-features: k-NN's and SInE's verdicts as inputs, leave-one-out for training conjectures ------------------
+
+
+def _knn_toy():
+    """Conjecture t0 shares no rare symbol with premise u, and only t0's own proof uses u: any k-NN vote u gets for
+    t0 beyond the tie term comes from t0's own proof."""
+    prems, probs = toy()
+    u = f("u", "! [X] : (w_only(X) | ~ w_only(X))")
+    prems = prems + [u]
+    probs = [Problem(p.id, p.conjecture, prems, deps=list(p.deps) + (["u"] if p.id == "T0" else []), index=p.index)
+             for p in probs]
+    return prems, probs
+
+
+def test_knn_features_are_leave_one_out(monkeypatch):
+    from deeplearn.premises.knn import KNN
+    from deeplearn.premises.neural.side import N_KNN
+
+    prems, probs = _knn_toy()
+    knn = KNN().fit(probs)
+    side = SideFeatures.build(prems + [p.conjecture for p in probs], knn)
+    assert side.dim == N_SIDE + N_KNN
+    t0 = probs[0].conjecture
+    rows = side.rows({a.name: a for a in prems + [t0]}, [("t0", "u", 1.0), ("t0", "p0", 1.0), ("p1", "p1", 1.0)],
+                     {"t0": prems})
+    # the reference: the same k-NN (same IDF table) without t0's example, i.e. t0 as an unseen conjecture
+    ref = KNN()
+    ref.set_state({**knn.state(), "examples": {k: v for k, v in knn.examples.items() if k != "t0"}})
+    votes = dict(ref.rank(t0, prems))
+    best = max(votes.values())
+    assert rows[0, N_SIDE].item() == pytest.approx(votes["u"] / best, abs=1e-6)
+    assert rows[1, N_SIDE].item() == pytest.approx(votes["p0"] / best, abs=1e-6)
+    assert rows[0, N_SIDE].item() < 0.05  # only the tie term: t0's own proof gave u nothing
+    assert rows[2, N_SIDE:].tolist() == [0.0] * N_KNN  # a self pair has no k-NN verdict
+    assert "t0" in knn.examples  # the fitted k-NN keeps the example (other conjectures may use it)
+    # the check can fail: a k-NN whose rank lets a conjecture's own proof vote gives u a large feature
+    monkeypatch.setattr("deeplearn.premises.neural.side.loo_knn_scores", lambda k, c, ps: dict(_leaky_rank(k, c, ps)))
+    leaky = SideFeatures.build(prems + [p.conjecture for p in probs], knn).rows(
+        {a.name: a for a in prems + [t0]}, [("t0", "u", 1.0)], {"t0": prems})
+    assert leaky[0, N_SIDE].item() > 0.5
+
+
+def _leaky_rank(knn, conjecture, premises):
+    """k-NN's vote with the conjecture's own example among the neighbours (what leave-one-out forbids)."""
+    from collections import defaultdict
+
+    from deeplearn.premises.features import features
+    from deeplearn.premises.ranker import ordered
+
+    cf = features(conjecture)
+    sims = {name: knn.similarity(cf, frozenset(fs)) for name, (fs, _) in knn.examples.items()}
+    votes = defaultdict(float)
+    for name, s in sorted(sims.items(), key=lambda kv: -kv[1])[: knn.k]:
+        for dep in knn.examples[name][1]:
+            votes[dep] += s
+    return ordered(premises, [votes.get(p.name, 0.0) for p in premises])
+
+
+def test_knn_features_never_see_test_problems_and_are_saved(tmp_path):
+    prems, probs = _knn_toy()
+    opts = {**TINY, "encoder": "lstm", "head": "concat", "hard_rounds": 0, "val_fraction": 0.0, "knn_features": True}
+    tc = TrainConfig(steps=3, batch_size=16, optimizer="adam", lr=3e-3, threads=1, progress="none", log_every=1000)
+    ranker, _ = train(Corpus({}, probs), opts, tc, tmp_path / "run", test_fraction=0.34, log=lambda s: None)
+    assert set(ranker.side.knn.examples) == {"t0", "t1", "t2", "t3"}  # the 2 latest problems are test
+    loaded = ranker_mod.load(tmp_path / "run")
+    assert loaded.side.knn.state() == ranker.side.knn.state() and loaded.side.dim == ranker.side.dim
+    conj = probs[5].conjecture
+    assert dict(loaded.rank(conj, prems)) == pytest.approx(dict(ranker.rank(conj, prems)), abs=1e-5)

@@ -17,13 +17,14 @@ from deeplearn.premises.neural.heads import HEADS
 
 MODEL_DEFAULTS = {"encoder": "lstm", "head": "concat", "embed_dim": 32, "hidden": 64, "layers": 1,
                   "kernel": 5, "head_hidden": 128, "pool": "max", "share_embedding": False,
-                  "mirror_init": False, "side_features": False}
+                  "mirror_init": False, "side_features": False, "knn_features": False}
 
 
 class PremiseModel(nn.Module):
     def __init__(self, vocab_size: int, encoder: str = "lstm", head: str = "concat", embed_dim: int = 32,
                  hidden: int = 64, layers: int = 1, kernel: int = 5, head_hidden: int = 128, pool: str = "max",
-                 share_embedding: bool = False, mirror_init: bool = False, side_features: bool = False):
+                 share_embedding: bool = False, mirror_init: bool = False, side_features: bool = False,
+                 knn_features: bool = False):
         super().__init__()
         enc = ENCODERS.get(encoder)  # an unknown name is a DataError listing the known ones
         head_cls = HEADS.get(head)
@@ -40,10 +41,11 @@ class PremiseModel(nn.Module):
             self.premise.embed = self.conjecture.embed
         self.head = head_cls(self.conjecture.out_dim, self.premise.out_dim, head_hidden)
         self.side = None
-        if side_features:  # symbol-name-invariant pair features (side.py), an MLP added to the head's logit
-            from deeplearn.premises.neural.side import N_SIDE
+        if side_features or knn_features:  # pair features (side.py), an MLP added to the head's logit
+            from deeplearn.premises.neural.side import N_KNN, N_SIDE
 
-            self.side = nn.Sequential(nn.Linear(N_SIDE, 32), nn.ReLU(), nn.Linear(32, 1))
+            n_in = N_SIDE + (N_KNN if knn_features else 0)  # --knn-features: also k-NN's and SInE's verdicts
+            self.side = nn.Sequential(nn.Linear(n_in, 32), nn.ReLU(), nn.Linear(32, 1))
 
     def forward(self, c_ids, c_len, p_ids, p_len, c_index, p_index, side=None) -> torch.Tensor:
         """Logits for pairs (c_index[i], p_index[i]) of the distinct conjectures and premises given; `side`: the

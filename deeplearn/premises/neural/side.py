@@ -16,6 +16,21 @@ symbols and subterm shapes) weighted by their IDF over the training pool (an uns
 
 Renaming symbols consistently (and keeping their counts) changes none of them. The model adds a small MLP of
 them to the head's logit (model.py), a wide-and-deep combination: the embeddings keep what they learn from names.
+
+`--knn-features` adds four more, the rankers' own verdicts on the premise among the conjecture's candidates
+(these depend on the whole candidate list, so they are computed once per conjecture, `context`):
+
+  6 knn_score   part 1's k-NN vote for the premise / the best vote among the candidates (k-NN scores a premise by
+                its use in the proofs of similar training conjectures, a signal the overlap features lack)
+  7 knn_rank    1 - log(1 + its k-NN rank) / log(1 + number of candidates)  (1: ranked first)
+  8 sine_rank   the same of its SInE rank
+  9 sine_score  SInE's score: 1 / (1 + its trigger depth) (+ < 0.01 for a rarer trigger), 0 if never triggered
+
+The k-NN is the one fitted on the training split. For a training conjecture it is **leave-one-out**: the vote
+never uses the conjecture's own proof (`loo_knn_scores`: its example is dropped from the neighbours, so the
+feature is what k-NN would say of it as an unseen conjecture, as it does of a test one; test problems are never in
+its base). Pairs whose "conjecture" is a premise read as one (the self pairs, data.py) get zeros for these four:
+no k-NN verdict, the overlap features and the embeddings must decide.
 """
 
 from __future__ import annotations
@@ -29,24 +44,70 @@ from deeplearn.premises.ranker import idf_table
 from deeplearn.premises.tptp import Annotated
 
 N_SIDE = 6
+N_KNN = 4  # --knn-features: k-NN score and rank, SInE rank and depth
+
+
+def loo_knn_scores(knn, conjecture: Annotated, premises: Sequence[Annotated]) -> dict[str, float]:
+    """k-NN's vote for every candidate, leave-one-out: the conjecture's own training example (its proof) is
+    removed from the neighbours for the call, whatever KNN.rank itself does with it."""
+    own = knn.examples.pop(conjecture.name, None)
+    try:
+        return dict(knn.rank(conjecture, premises))
+    finally:
+        if own is not None:
+            knn.examples[conjecture.name] = own
+
+
+def _rank_feature(ranked: list[tuple[str, float]]) -> dict[str, float]:
+    n = math.log1p(len(ranked)) or 1.0
+    return {name: 1.0 - math.log1p(i) / n for i, (name, _) in enumerate(ranked)}
 
 
 class SideFeatures:
-    def __init__(self, idf: dict[str, float], unseen: float):
+    def __init__(self, idf: dict[str, float], unseen: float, knn=None):
         self.idf, self.unseen = dict(idf), float(unseen)
+        self.knn = knn  # a fitted part-1 KNN: the four --knn-features (None: the six overlap features only)
         self._key = ("side-stats", uuid.uuid4().hex)  # per table: the IDF sums depend on it
+        self._contexts: dict[tuple, dict[str, list[float]]] = {}
+
+    @property
+    def dim(self) -> int:
+        return N_SIDE + (N_KNN if self.knn is not None else 0)
 
     @classmethod
-    def build(cls, formulas) -> "SideFeatures":
+    def build(cls, formulas, knn=None) -> "SideFeatures":
         idf, unseen = idf_table(features(a) for a in formulas)
-        return cls(idf, unseen)
+        return cls(idf, unseen, knn)
 
     def state(self) -> dict:
-        return {"idf": self.idf, "unseen": self.unseen}
+        return {"idf": self.idf, "unseen": self.unseen, "knn": self.knn.state() if self.knn is not None else None}
 
     @classmethod
     def from_state(cls, state: dict) -> "SideFeatures":
-        return cls(state["idf"], state["unseen"])
+        knn = None
+        if state.get("knn") is not None:
+            from deeplearn.premises.knn import KNN
+
+            knn = KNN()
+            knn.set_state(state["knn"])
+        return cls(state["idf"], state["unseen"], knn)
+
+    def context(self, conjecture: Annotated, premises: Sequence[Annotated]) -> dict[str, list[float]]:
+        """premise name -> its four k-NN/SInE features among these candidates (leave-one-out k-NN)."""
+        from deeplearn.premises.sine import SInE
+
+        key = (conjecture.name, len(premises), premises[0].name, premises[-1].name)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            votes = loo_knn_scores(self.knn, conjecture, premises)  # best first (KNN.rank's order, ties broken)
+            best = max(votes.values(), default=0.0)
+            knn_rank = _rank_feature(list(votes.items()))
+            sine = SInE().rank(conjecture, premises)
+            sine_rank, sine_score = _rank_feature(sine), dict(sine)
+            ctx = {n: [v / best if best > 0 else 0.0, knn_rank[n], sine_rank[n], sine_score[n]]
+                   for n, v in votes.items()}
+            self._contexts[key] = ctx
+        return ctx
 
     def _stats(self, a: Annotated) -> tuple[frozenset, float, float, float]:
         """(features, sum of IDF, sum of IDF^2, max IDF) of one formula, cached on it."""
@@ -59,7 +120,17 @@ class SideFeatures:
             a.cache[key] = st
         return st
 
-    def pair(self, conjecture: Annotated, premise: Annotated) -> list[float]:
+    def pair(self, conjecture: Annotated, premise: Annotated,
+             context: dict[str, list[float]] | None = None) -> list[float]:
+        """The pair's features; with --knn-features, `context` (from `context`) gives the last four (zeros where it
+        is None or lacks the premise: a pair without a k-NN verdict, such as a self pair)."""
+        base = self._overlap(conjecture, premise)
+        if self.knn is None:
+            return base
+        known = context.get(premise.name) if context is not None else None
+        return base + (list(known) if known is not None else [0.0] * N_KNN)
+
+    def _overlap(self, conjecture: Annotated, premise: Annotated) -> list[float]:
         cf, c_sum, c_sq, c_max = self._stats(conjecture)
         pf, p_sum, p_sq, _ = self._stats(premise)
         shared = cf & pf
@@ -73,7 +144,21 @@ class SideFeatures:
                 math.log1p(len(pf)) / 5.0]
 
     def matrix(self, conjecture: Annotated, premises: Sequence[Annotated]):
-        """(len(premises), N_SIDE) float tensor."""
+        """(len(premises), dim) float tensor."""
         import torch
 
-        return torch.tensor([self.pair(conjecture, p) for p in premises], dtype=torch.float32).reshape(-1, N_SIDE)
+        ctx = self.context(conjecture, premises) if self.knn is not None and premises else None
+        return torch.tensor([self.pair(conjecture, p, ctx) for p in premises],
+                            dtype=torch.float32).reshape(-1, self.dim)
+
+    def rows(self, formulas: dict, rows: Sequence[tuple], candidates: dict[str, Sequence[Annotated]]):
+        """(len(rows), dim) features of training rows (conjecture name, premise name, ...); `candidates`: a problem
+        conjecture's candidate premises (its k-NN/SInE context); other rows (self pairs) get no k-NN verdict."""
+        import torch
+
+        out = []
+        for r in rows:
+            c = formulas[r[0]]
+            ctx = self.context(c, candidates[r[0]]) if self.knn is not None and r[0] in candidates else None
+            out.append(self.pair(c, formulas[r[1]], ctx))
+        return torch.tensor(out, dtype=torch.float32).reshape(len(rows), self.dim)

@@ -21,10 +21,12 @@ RANK_KS = (16, 32, 64, 128)
 
 class PairTask(Task):
     def __init__(self, model, encoding: Encoding, formulas: dict, rows: list, val_rows: list, batch_size: int,
-                 seed: int, rt: Runtime, config: dict, meta: dict, val_problems: list | None = None, side=None):
+                 seed: int, rt: Runtime, config: dict, meta: dict, val_problems: list | None = None, side=None,
+                 candidates: dict | None = None):
         """`val_problems`: (conjecture, candidate premises, names of the premises a proof used) to rank at each
         evaluation; each replica ranks its share and the sums are added up like every other metric. `side`: the
-        SideFeatures of a model that reads them (a batch then carries each pair's features as a 4th tensor)."""
+        SideFeatures of a model that reads them (a batch then carries each pair's features as a 4th tensor);
+        `candidates`: problem conjecture name -> its candidate premises (the context of --knn-features)."""
         self.model, self.config, self.meta, self.encoding, self.side = model, config, meta, encoding, side
         self.ranks_val = bool(val_problems)  # every replica adds the same keys, even with an empty share
         self.val_problems = list(val_problems or [])[rt.rank::rt.world_size]
@@ -39,8 +41,7 @@ class PairTask(Task):
                    torch.tensor([r[2] for r in rs], dtype=torch.float32))
             if side is None:
                 return out
-            feats = torch.tensor([side.pair(formulas[r[0]], formulas[r[1]]) for r in rs], dtype=torch.float32)
-            return (*out, feats.reshape(len(rs), -1))  # (N, N_SIDE)
+            return (*out, side.rows(formulas, rs, candidates or {}))  # (N, side.dim)
 
         per_rank = rt.per_rank_batch(batch_size)
         self.train = TensorSource(tensors(rows), per_rank, shuffle=True, seed=seed, rank=rt.rank,

@@ -75,6 +75,9 @@ class NeuralOptions:
                                   "weights after)")
     side_features: bool = opt(False, "also read symbol-name-invariant pair features (shared-symbol IDF cosine, "
                                      "coverage, rarest shared symbol: neural/side.py)")
+    knn_features: bool = opt(False, "also read k-NN's and SInE's verdicts on the pair as features (leave-one-out "
+                                    "k-NN score and rank, SInE rank and depth: neural/side.py); implies "
+                                    "--side-features")
 
 
 TASK_DEFAULTS = defaults_of(NeuralOptions)
@@ -130,6 +133,7 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
     from deeplearn.premises.neural.task import PairTask
 
     opts = {**TASK_DEFAULTS, **opts}
+    opts["side_features"] = bool(opts["side_features"] or opts["knn_features"])
     t0 = time.perf_counter()
     train_probs = list(corpus.problems) if all_problems else ev.chrono_split(corpus, test_fraction)[0]
     if not corpus.problems:
@@ -150,7 +154,8 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
         opts.update({k: start.config.get(k, v) for k, v in MODEL_DEFAULTS.items()})
     else:
         encoding = Encoding.build(pool.values(), opts["level"], opts["min_count"], opts["buckets"], opts["max_len"])
-        side = SideFeatures.build(pool.values()) if opts["side_features"] else None
+        side = (SideFeatures.build(pool.values(), knn if opts["knn_features"] else None)
+                if opts["side_features"] else None)
     if not resume and (out / "round0").exists():
         raise DataError(f"{out} already holds a training run; pass --resume to continue it, or another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -168,13 +173,14 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
     val_rank = [(p.conjecture, p.premises, p.deps) for p in val_probs if p.deps]
     knn.save(out / "knn")  # the k-NN of the same training problems, for `--method neural+knn --model RUN`
     report = {"rounds": [], "init": str(init) if init else None, "harvested": len(harvested or {})}
+    candidates = {p.name: p.premises for p in train_probs}  # the k-NN/SInE context of --knn-features
     for rnd in range(opts["hard_rounds"] + 1):
         rdir = out / f"round{rnd}"
         rows = data.pairs(fit_probs, labels, opts["random_ratio"], tc.seed, extra, opts["popular_ratio"],
                           opts["self_ratio"])
         val_rows = data.pairs(val_probs, labels, opts["random_ratio"], tc.seed, None, opts["popular_ratio"])
         task = PairTask(model, encoding, pool, rows, val_rows, tc.batch_size, tc.seed, rt, opts, meta, val_rank,
-                        side=side)
+                        side=side, candidates=candidates)
         rc = tc if rnd == 0 else engine_config.TrainConfig.from_dict(
             {**tc.to_dict(), "epochs": opts["hard_epochs"], "steps": None, "max_time": None})
         if RunDir(rdir).summary is not None:  # finished before an interruption: reuse its weights

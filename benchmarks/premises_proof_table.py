@@ -1,0 +1,91 @@
+"""One proof table from several `deeplearn premises evaluate` runs on the same test problems: per row the problems
+proved at each k, the union over k, and the problems no other row proves; rows are named on the command line, so
+two runs of the same method (two neural models) stay apart.
+
+    python benchmarks/premises_proof_table.py knn=runs/eval-full64-base:knn neural=runs/eval-full64-knnfeat:neural \
+        bushy-2s=corpus:bushy [--problems runs/eval-full64-base/split.json] [--cpu-limit 2]
+
+`LABEL=DIR:METHOD` reads DIR/runs.jsonl's records of METHOD; `LABEL=corpus:bushy` reads the corpus's own recorded
+bushy runs (mptp2078/e351_bushy_2s.jsonl: E 3.5.1, 2 s), for the test problems of the split file;
+`LABEL=cache:FILE:METHOD:LIMIT` reads an E results cache (evaluate --cache FILE) for the records METHOD wrote at
+that CPU limit, so a killed evaluation (no runs.jsonl yet) still gives a table of what it finished. A row with
+records missing for some test problem is marked (a run not finished).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+
+
+def rows_of(spec: str, test: list[str], data_dir: Path) -> tuple[str, dict, set]:
+    label, _, where = spec.partition("=")
+    if where.startswith("cache:"):
+        _, path, method, limit = where.split(":")
+        return label, *_from_cache(Path(path), method, f"--cpu-limit={limit}", test)
+    src, _, method = where.rpartition(":")
+    by_k: dict = defaultdict(set)  # k (None for references) -> proved problems
+    seen = set()
+    if src == "corpus":
+        for line in open(data_dir / "mptp2078" / "e351_bushy_2s.jsonl"):
+            r = json.loads(line)
+            if r["id"] in test:
+                seen.add(r["id"])
+                if r["status"] == "Theorem":
+                    by_k[None].add(r["id"])
+    else:
+        for line in open(Path(src) / "runs.jsonl"):
+            r = json.loads(line)
+            meta = r.get("meta", r)
+            if meta["method"] != method or meta["problem"] not in test:
+                continue
+            seen.add(meta["problem"])
+            if r.get("proved") or r.get("status") == "Theorem":
+                by_k[meta.get("k")].add(meta["problem"])
+    return label, by_k, seen
+
+
+def _from_cache(path: Path, method: str, flag: str, test: set) -> tuple[dict, set]:
+    by_k: dict = defaultdict(set)
+    seen = set()
+    for line in open(path):
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill
+        if r.get("method") != method or r.get("problem") not in test or flag not in r.get("flags", []):
+            continue
+        seen.add(r["problem"])
+        by_k[r.get("k")]  # the column exists even with no proof
+        if r.get("status") == "Theorem":
+            by_k[r.get("k")].add(r["problem"])
+    return by_k, seen
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("rows", nargs="+", help="LABEL=DIR:METHOD or LABEL=corpus:bushy")
+    ap.add_argument("--problems", required=True, help="split.json of an evaluate run: its test problems")
+    ap.add_argument("--ks", type=int, nargs="+", default=[16, 32, 64, 128])
+    ap.add_argument("--data-dir", default=os.environ.get("DEEPLEARN_DATA", "../shared/data"))
+    a = ap.parse_args()
+    test = json.loads(Path(a.problems).read_text())["test"]
+    table = [rows_of(s, set(test), Path(a.data_dir)) for s in a.rows]
+    union = {label: set().union(*by_k.values()) for label, by_k, _ in table}
+    ks = [k for k in a.ks if any(k in by_k for _, by_k, _ in table)]
+    print("| method | " + " | ".join(f"top-{k}" for k in ks) + " | union / all | proved by no other row |")
+    print("|" + "---|" * (len(ks) + 3))
+    for label, by_k, seen in table:
+        cells = [str(len(by_k[k])) if k in by_k or None not in by_k else "" for k in ks]
+        others = set().union(*(u for m, u in union.items() if m != label))
+        only = sorted(union[label] - others)
+        note = "" if len(seen) == len(test) else f" (records for {len(seen)} of {len(test)})"
+        print(f"| {label} | " + " | ".join(cells) + f" | {len(union[label])}/{len(test)}{note} | "
+              f"{len(only)}" + (f" ({', '.join(only)})" if only else "") + " |")
+
+
+if __name__ == "__main__":
+    main()
