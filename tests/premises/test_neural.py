@@ -243,6 +243,32 @@ def test_resume_reuses_finished_rounds_and_refuses_to_overwrite(tmp_path):
     assert again.rank(conj, PREMS) == first.rank(conj, PREMS)  # both rounds reused: the same weights
 
 
+def test_a_sigterm_mid_round_stops_training_and_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from deeplearn import engine as train_mod  # train() imports fit from here when it runs
+
+    whole = tiny_train(tmp_path / "whole", steps=20)
+    real_fit = train_mod.fit
+
+    def fit_killed_at_step_7(*a, **k):  # a SIGTERM (a timeout, a scheduler) arrives in round 0's step 7
+        k["on_step_end"] = lambda step: os.kill(os.getpid(), signal.SIGTERM) if step == 7 else None
+        return real_fit(*a, **k)
+
+    monkeypatch.setattr(train_mod, "fit", fit_killed_at_step_7)
+    with pytest.raises(KeyboardInterrupt):
+        tiny_train(tmp_path / "cut", steps=20)
+    assert not (tmp_path / "cut" / "run" / "round1").exists()  # the mining round did not start on a cut round
+    monkeypatch.setattr(train_mod, "fit", real_fit)
+    tc = TrainConfig(steps=20, batch_size=36, optimizer="adam", lr=3e-3, threads=1, progress="none",
+                     log_every=1000)
+    resumed = train(Corpus({}, PROBS), tiny_opts(), tc, tmp_path / "cut" / "run", resume=True, all_problems=True,
+                    log=lambda s: None)[0]
+    conj = PROBS[0].conjecture
+    assert resumed.rank(conj, PREMS) == whole.rank(conj, PREMS)
+
+
 # A toy with more candidates than the top 16, so that the validation recall is not trivially 1.
 M = 40
 PREMS40 = [f(f"p{i}", f"! [X] : (r(X, s{i}) | ~ q(X))") for i in range(M)]

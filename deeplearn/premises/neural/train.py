@@ -183,10 +183,14 @@ def train(corpus, opts: dict, tc, out: Path, *, resume: bool = False, test_fract
                         side=side, candidates=candidates)
         rc = tc if rnd == 0 else engine_config.TrainConfig.from_dict(
             {**tc.to_dict(), "epochs": opts["hard_epochs"], "steps": None, "max_time": None})
-        if RunDir(rdir).summary is not None:  # finished before an interruption: reuse its weights
-            summary = RunDir(rdir).summary
+        done = RunDir(rdir).summary
+        if done is not None and done.get("status") != "interrupted":  # finished before: reuse its weights
+            summary = done
         else:
             summary = fit(task, rc, rt, rdir, resume=resume and RunDir(rdir).has_checkpoint(), system="premises")
+            if summary["status"] == "interrupted":  # SIGINT/SIGTERM: saved; the next rounds must not start
+                log(f"round {rnd} interrupted at step {summary['steps']} (saved); continue with --resume")
+                raise KeyboardInterrupt
         best = RunDir(rdir).checkpoint_path("best")
         model.load_state_dict(ckpt.load(best)["model"])
         row = {"round": rnd, "pairs": len(rows), "positives": int(sum(r[2] for r in rows)),
