@@ -89,8 +89,9 @@ def _learn_arguments(p) -> None:
     p.add_argument("--method", default="triple", choices=["triple", "pairwise"])
     p.add_argument("--corr-threshold", type=float, default=None)
     p.add_argument("--min-count", type=int, default=LearnOptions.min_count)
-    p.add_argument("--decoder", default="signed", choices=["signed", "likelihood", "fraction"],
-                   help="signed: positive and negative edges, explaining away (default)")
+    p.add_argument("--decoder", default="consistent", choices=["consistent", "signed", "likelihood", "fraction"],
+                   help="consistent (default): signed, then a local search for sgn(W^T h) = x; "
+                        "signed: positive and negative edges, explaining away")
 
 
 def _options(args, degree: int):

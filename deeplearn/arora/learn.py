@@ -58,7 +58,7 @@ class LearnOptions:
     min_count: int = 5  # fewest co-activations for any statistic to be used
     min_children: int | None = None  # smallest clique accepted as a unit (default 3, a triangle)
     decode_fraction: float = 0.75  # PartialEncoder: on when >= this fraction of positive children is on
-    decoder: str = "signed"  # signed (decode_signed) | likelihood (fit_decoder's threshold unit) | fraction
+    decoder: str = "consistent"  # consistent (decode_signed, then decode_consistent) | signed | likelihood | fraction
     decode_rounds: int = 4  # rounds of decode_signed (measured: 3 -> 6 rounds changes misses by < 0.1%)
     refine_rounds: int = 0  # rounds of the plain step 4 (refine_positive; 0: the explaining-away test only)
     refine_fraction: float = 0.5  # step 4: j can be a child of i when x_j is on in >= this of i's samples
@@ -127,8 +127,9 @@ class LearnedNet:
         f = self.options.decode_fraction if decode_fraction is None else decode_fraction
         out, x = [], y
         for layer in self.layers:
-            if self.options.decoder == "signed" and decode_fraction is None:
-                x = decode_signed(x, layer.pos, layer.neg, self.options.decode_rounds)
+            if self.options.decoder in ("signed", "consistent") and decode_fraction is None:
+                h = decode_signed(x, layer.pos, layer.neg, self.options.decode_rounds)
+                x = decode_consistent(x, layer.pos, layer.neg, h) if self.options.decoder == "consistent" else h
             elif self.options.decoder == "likelihood" and decode_fraction is None:
                 x = decode_linear(x, layer.dec_w, layer.dec_b)
             else:
@@ -343,6 +344,86 @@ def decode_signed(x: sp.csr_matrix, pos: np.ndarray, neg: np.ndarray, rounds: in
         h.eliminate_zeros()
     return h.astype(np.float32)
 
+
+def decode_consistent(x: sp.csr_matrix, pos: np.ndarray, neg: np.ndarray, h: sp.csr_matrix,
+                      rounds: int = 12) -> sp.csr_matrix:
+    """Decoding by consistency with the observation (ours; the paper's "reversible" property: the hidden
+    layer is what regenerates the layer below, sgn(W^T h) = x). Greedy local search from a first decoding
+    h: in each round every sample takes the single flip of one hidden unit that most reduces the number of
+    mismatched entries of sgn(W^T h) against x, with a sparsity tie-break (a unit is switched on only when
+    it removes at least one mismatch; switched off when it adds none, i.e. its evidence is explained by
+    other active units). Only samples with a mismatch at the start, and then those that flipped in the last
+    round, are searched.
+
+    The change of the mismatch count from one flip is local to the unit's children and is read from the
+    field S = h W (W = pos - neg): switching i on turns a positive child on only where S_j = 0 and a negative
+    child off only where S_j = 1 (and the reverse for switching off), so every delta is a few sparse products.
+    (N, n) -> (N, m).
+    """
+    num, m = x.shape[0], pos.shape[0]
+    h = sp.csr_matrix(h, dtype=np.float32)
+    if m == 0 or num == 0:
+        return h
+    x = sp.csr_matrix(x, dtype=np.float32)
+    w = sp.csr_matrix((pos.astype(np.float32) - neg.astype(np.float32)))  # (m, n)
+    p_t = sp.csr_matrix(pos.T.astype(np.float32))  # (n, m)
+    n_t = sp.csr_matrix(neg.T.astype(np.float32))
+    npos, nneg = pos.sum(1).astype(np.float32), neg.sum(1).astype(np.float32)
+    s = sp.csr_matrix(h @ w)
+    on_hat = _entries(s, lambda v, c: v > 0)
+    active = np.flatnonzero(np.asarray(abs(on_hat - x).sum(1)).ravel())  # samples with a mismatch
+    for _ in range(rounds):
+        if len(active) == 0:
+            break
+        xa, ha = x[active], h[active]
+        s = sp.csr_matrix(ha @ w)
+        s.eliminate_zeros()
+        nz = s.copy()
+        nz.data[:] = 1.0
+        s1 = _entries(s, lambda v, c: v == 1)
+        unexpl = xa - xa.multiply(nz)  # x_j on with field 0
+        s1x = s1.multiply(xa)
+        a_p, a_n = nz @ p_t, nz @ n_t  # (B, m)
+        u_p, u_n = unexpl @ p_t, unexpl @ n_t
+        cross = 2 * s1x - s1  # +1 / -1 at field 1 with x on / off
+        # switching on: positive children at field 0 turn on, negative ones at field 1 turn off
+        delta_on = sp.csr_matrix(cross @ n_t - a_p - 2 * u_p)  # + npos, added per entry below
+        # switching off: positive children at field 1 turn off, negative ones at field 0 turn on
+        delta_off = sp.csr_matrix(cross @ p_t - a_n - 2 * u_n)  # + nneg
+        # candidates: on, units with an unexplained child on (only they can remove a mismatch)
+        cand = sp.csr_matrix(u_p)
+        cand.data[:] = 1.0
+        cand = sp.csr_matrix(cand - cand.multiply(ha))
+        cand.eliminate_zeros()
+        r_on, c_on, v_on = _on_pattern(cand, delta_on)
+        d_on = npos[c_on] + v_on + 0.5
+        r_off, c_off, v_off = _on_pattern(ha, delta_off)
+        d_off = nneg[c_off] + v_off - 0.5
+        rows = np.concatenate([r_on, r_off])
+        cols = np.concatenate([c_on, c_off])
+        score = np.concatenate([d_on, d_off])
+        sign = np.concatenate([np.ones(len(r_on)), -np.ones(len(r_off))])
+        good = score < 0
+        rows, cols, score, sign = rows[good], cols[good], score[good], sign[good]
+        if len(rows) == 0:
+            break
+        order = np.lexsort((cols, score, rows))
+        first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
+        fr, fc, fs = rows[first], cols[first], sign[first]
+        flip = sp.csr_matrix((fs.astype(np.float32), (active[fr], fc)), shape=(num, m))
+        h = sp.csr_matrix(h + flip)
+        h.eliminate_zeros()
+        active = active[np.unique(fr)]
+    h.data[:] = 1.0
+    return h
+
+
+def _on_pattern(pattern: sp.csr_matrix, mat) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The entries of `mat` at the nonzero pattern of the 0/1 matrix `pattern` (0 where mat has none):
+    (rows, cols, values). |mat| stays far below the offset, so the sum keeps exactly pattern's entries."""
+    offset = 1e4
+    both = sp.csr_matrix(pattern * offset + pattern.multiply(mat)).tocoo()
+    return both.row, both.col, (both.data - offset).astype(np.float32)
 
 def _entries(mat: sp.csr_matrix, keep) -> sp.csr_matrix:
     """The 0/1 matrix of the nonzero entries of `mat` for which keep(value, column) holds."""
@@ -565,8 +646,10 @@ def learn_layer(x: sp.csr_matrix, opts: LearnOptions) -> tuple[LearnedLayer, sp.
     num_neg = _negative_samples(h, pos, opts)
     neg, support = (learn_negative(x[:num_neg], h[:num_neg], pos, opts) if pos.shape[0]
                     else (np.zeros_like(pos), None))
-    if opts.decoder == "signed" and pos.shape[0]:
+    if opts.decoder in ("signed", "consistent") and pos.shape[0]:
         h = decode_signed(x, pos, neg, opts.decode_rounds)  # the layer above reads these
+        if opts.decoder == "consistent":
+            h = decode_consistent(x, pos, neg, h)
     if not pos.shape[0]:
         num_neg = 0
     stats = {"graph_edges": int(adj.sum() // 2), "units": int(pos.shape[0]),
