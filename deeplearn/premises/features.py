@@ -10,9 +10,12 @@ All three are cached on the `Annotated` object: corpus formulas are shared betwe
 
 from __future__ import annotations
 
+import operator
 import re
 from collections import Counter
 from typing import Iterable
+
+import numpy as np
 
 from deeplearn.premises import printer
 from deeplearn.premises.tptp import Annotated, Assoc, Atom, Binary, Clause, Eq, Fn, Not, Quant, Var
@@ -94,6 +97,109 @@ def features(a: Annotated) -> frozenset:
     if "features" not in a.cache:
         _compute(a)
     return a.cache["features"]
+
+
+_CACHE = operator.attrgetter("cache")
+
+
+class Interned:
+    """Formulas' id sets (their `features` or `symbols`) as one table of arrays, for the array versions of k-NN,
+    SInE and the neural ranker's side features: every string gets an id (first-seen order), every formula a row
+    (cached on it) whose ids sit in one flat array, so the ids of 4,500 candidates are gathered in one step."""
+
+    def __init__(self, extract, name: str):
+        self.extract, self._key = extract, f"interned-{name}"
+        self.ids: dict[str, int] = {}
+        self.names: list[str] = []  # id -> string
+        self.formulas: list[Annotated] = []  # row -> formula
+        self._parts: list[np.ndarray] = []  # row -> its ids
+        self._arrays = None  # (flat ids, start of each row, length of each row), rebuilt when rows were added
+        self._memo = (None, None)  # the last candidate list and its rows
+
+    def of(self, a: Annotated) -> np.ndarray:
+        """The ids of one formula (int64 array, cached on it)."""
+        return self._parts[self.row(a)]
+
+    def row(self, a: Annotated) -> int:
+        r = a.cache.get(self._key)
+        if r is None:
+            r = a.cache[self._key] = len(self.formulas)
+            self.formulas.append(a)
+            self._parts.append(self.intern(self.extract(a)))
+        return r
+
+    def intern(self, strings: Iterable[str]) -> np.ndarray:
+        """The ids of these strings (new ones get the next ids)."""
+        out = []
+        for x in strings:
+            i = self.ids.get(x)
+            if i is None:
+                i = self.ids[x] = len(self.names)
+                self.names.append(x)
+            out.append(i)
+        return np.array(out, dtype=np.int64)
+
+    def rows(self, formulas) -> np.ndarray:
+        """The rows of a list of formulas (the last list asked for is remembered: a ranking asks several times)."""
+        last, rows = self._memo
+        if last is not formulas or len(rows) != len(formulas):
+            found = [c.get(self._key, -1) for c in map(_CACHE, formulas)]
+            rows = np.array(found, dtype=np.int64)
+            for i in np.flatnonzero(rows < 0).tolist():
+                rows[i] = self.row(formulas[i])
+            self._memo = (formulas, rows)
+        return rows
+
+    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids, owner, lengths) of these rows: their ids concatenated, the position in `rows` of each, counts."""
+        if self._arrays is None or len(self._arrays[1]) != len(self._parts):
+            lens = np.fromiter((len(x) for x in self._parts), dtype=np.int64, count=len(self._parts))
+            starts = np.cumsum(lens) - lens
+            flat = np.concatenate(self._parts) if self._parts else np.zeros(0, dtype=np.int64)
+            self._arrays = (flat, starts, lens)
+        flat, starts, all_lens = self._arrays
+        lens = all_lens[rows]
+        owner = np.repeat(np.arange(len(rows)), lens)
+        pos = np.arange(int(lens.sum())) + np.repeat(starts[rows] - (np.cumsum(lens) - lens), lens)
+        return flat[pos], owner, lens
+
+
+class Column:
+    """A value per row of an `Interned` table (`fn(formula)`, computed once per formula in plain Python)."""
+
+    def __init__(self, table: Interned, fn):
+        self.table, self.fn = table, fn
+        self.values = np.zeros(0)
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        have, n = len(self.values), len(self.table.formulas)
+        if have < n:
+            new = [self.fn(a) for a in self.table.formulas[have:n]]
+            self.values = np.concatenate([self.values, np.array(new, dtype=np.float64)])
+        return self.values[rows]
+
+
+class WeightTable:
+    """A weight per id of an `Interned` table and its square, each computed as the plain-Python code does
+    (`w ** 2` or `w * w`), so the array versions add the very same terms; grows with the id table."""
+
+    def __init__(self, table: Interned, weight, square):
+        self.table, self.weight, self.square = table, weight, square  # string -> weight, weight -> its square
+        self.w = np.zeros(0)
+        self.w2 = np.zeros(0)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        names = self.table.names
+        n, have = len(names), len(self.w)
+        if have < n:
+            new = [self.weight(f) for f in names[have:n]]
+            self.w = np.concatenate([self.w, np.array(new, dtype=np.float64)])
+            self.w2 = np.concatenate([self.w2, np.array([self.square(w) for w in new], dtype=np.float64)])
+        return self.w, self.w2
+
+
+FEATURES = Interned(features, "features")  # MaSh features: k-NN, the side features
+SYMBOLS = Interned(symbols, "symbols")  # symbols: SInE
 
 
 _TOKEN = re.compile(r"<=>|<~>|=>|<=|~\||~&|!=|[()\[\],:!?~&|=]|'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s()\[\],:!?~&|=<]+")

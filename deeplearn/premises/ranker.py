@@ -117,11 +117,41 @@ def load(run_dir: str | Path, method: str | None = None) -> Ranker:
 
 def ordered(premises: Sequence[Annotated], scores: Iterable[float]) -> list[tuple[str, float]]:
     """(name, score) best first; ties go to the later premise (in MML order recent facts are likelier to be
-    used, and this keeps every ranking deterministic)."""
-    items = list(zip((p.name for p in premises), scores))
-    # rounding: float sums over sets depend on Python's per-process hash order in their last bits
-    idx = sorted(range(len(items)), key=lambda i: (-round(items[i][1], 9), -i))
-    return [(items[i][0], float(items[i][1])) for i in idx]
+    used, and this keeps every ranking deterministic). Scores are compared rounded to 9 digits: float sums over
+    sets depend on Python's per-process hash order in their last bits."""
+    import numpy as np
+
+    values = np.asarray(scores if isinstance(scores, np.ndarray) else list(scores), dtype=np.float64)
+    names = [p.name for p in premises]
+    return [(names[i], float(values[i])) for i in order(values).tolist()]
+
+
+def order(scores) -> "np.ndarray":
+    """The indices of `scores` best first, as `order_reference` sorts them (key (-round(s, 9), -i)), on arrays."""
+    import numpy as np
+
+    s = np.asarray(scores, dtype=np.float64)
+    return np.lexsort((-np.arange(len(s)), -round9(s)))
+
+
+def round9(s: "np.ndarray") -> "np.ndarray":
+    """Python's round(x, 9) of every element. numpy's round (rint(x * 1e9) / 1e9) gives the same float except
+    where x * 1e9 lies within rounding error of a half-integer (Python rounds the exact decimal value of x):
+    those few are rounded by Python."""
+    import numpy as np
+
+    y = s * 1e9
+    out = np.rint(y) / 1e9
+    near = np.abs(np.abs(y - np.floor(y)) - 0.5) <= 1e-6 + 1e-15 * np.abs(y)
+    near |= ~np.isfinite(y)
+    for i in np.flatnonzero(near).tolist():
+        out[i] = round(float(s[i]), 9) if np.isfinite(s[i]) else s[i]
+    return out
+
+
+def order_reference(scores: Sequence[float]) -> list[int]:
+    """The plain statement of `order` (the tests compare the two)."""
+    return sorted(range(len(scores)), key=lambda i: (-round(scores[i], 9), -i))
 
 
 def idf_table(feature_sets: Iterable[Iterable[str]]) -> tuple[dict[str, float], float]:

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from deeplearn.premises.features import symbols
+from deeplearn.premises.features import SYMBOLS, symbols
 from deeplearn.premises.ranker import Ranker, ordered, register
 from deeplearn.premises.tptp import Annotated
 
@@ -34,15 +34,16 @@ class SInE(Ranker):
         self.tolerance, self.generality = tolerance, generality
 
     def rank(self, conjecture: Annotated, premises: Sequence[Annotated]) -> list[tuple[str, float]]:
+        return ordered(premises, self.scores(conjecture, premises)) if premises else []
+
+    def scores(self, conjecture: Annotated, premises: Sequence[Annotated]) -> np.ndarray:
+        """Every premise's score, in the premises' order (`rank_reference`'s)."""
         n = len(premises)
         if not n:
-            return []
-        arrs = [_ids(p) for p in premises]
-        conj = _ids(conjecture)
-        lens = np.fromiter((len(a) for a in arrs), dtype=np.int64, count=n)
-        flat = np.concatenate(arrs)
-        owner = np.repeat(np.arange(n), lens)
-        n_sym = len(_NAMES)
+            return np.zeros(0)
+        conj = SYMBOLS.of(conjecture)
+        flat, owner, _ = SYMBOLS.gather(SYMBOLS.rows(premises))
+        n_sym = len(SYMBOLS.names)
         occ = np.bincount(flat, minlength=n_sym)  # candidates containing each symbol (symbol sets: once each)
         occ_e = occ[flat]
         rarest = np.full(n, np.iinfo(np.int64).max)
@@ -74,7 +75,7 @@ class SInE(Ranker):
             active &= ~seen
             seen |= active
             depth += 1
-        return ordered(premises, scores.tolist())
+        return scores
 
     def rank_reference(self, conjecture: Annotated, premises: Sequence[Annotated]) -> list[tuple[str, float]]:
         syms = [symbols(p) for p in premises]
@@ -107,30 +108,15 @@ class SInE(Ranker):
         return ordered(premises, scores)
 
 
-# symbol ids for the array version: one table per process, ids in first-seen order; `_name_order` gives each id's
-# position in name order (the reference walks a frontier sorted by name, and the first trigger sets the score)
-_IDS: dict[str, int] = {}
-_NAMES: list[str] = []
+# `_name_order` gives each symbol id's position in name order (the reference walks a frontier sorted by name, and
+# the first trigger sets the score)
 _ORDER: list = [None, 0]  # [array, table size it was built for]
 
 
-def _ids(a: Annotated):
-    arr = a.cache.get("sine-ids")
-    if arr is None:
-        out = []
-        for s in symbols(a):
-            i = _IDS.get(s)
-            if i is None:
-                i = _IDS[s] = len(_NAMES)
-                _NAMES.append(s)
-            out.append(i)
-        arr = a.cache["sine-ids"] = np.array(out, dtype=np.int64)
-    return arr
-
-
 def _name_order():
-    if _ORDER[1] != len(_NAMES):
-        order = np.empty(len(_NAMES), dtype=np.int64)
-        order[np.argsort(np.array(_NAMES, dtype=object), kind="stable")] = np.arange(len(_NAMES))
-        _ORDER[0], _ORDER[1] = order, len(_NAMES)
+    names = SYMBOLS.names
+    if _ORDER[1] != len(names):
+        order = np.empty(len(names), dtype=np.int64)
+        order[np.argsort(np.array(names, dtype=object), kind="stable")] = np.arange(len(names))
+        _ORDER[0], _ORDER[1] = order, len(names)
     return _ORDER[0]

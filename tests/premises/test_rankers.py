@@ -73,6 +73,50 @@ def test_sine_arrays_rank_as_the_reference_rule():
     assert SInE().rank(f("g", "p(c0)").with_role("conjecture"), []) == []
 
 
+def test_knn_arrays_rank_as_the_reference_rule():
+    # KNN.rank (arrays) against rank_reference (plain Python): the same order and scores, for conjectures that
+    # are training examples, unseen ones, one with no symbol, ties between equal neighbours (k small), a premise
+    # list reversed, and an example removed after the arrays were built (the leave-one-out use)
+    from deeplearn.premises.knn import KNN
+
+    twin = f("t1_twin", "! [X] : (a(X) => b(X))")  # the same formula as T1 under another name: equal similarities
+    train = TRAIN + [Problem("T3", twin.with_role("conjecture"), [P_Y, P_Z, P_W, T1, T2], deps=["p_w"], index=2)]
+    prems = PREMISES + [twin, f("p_v", "v(k) & a(k)"), f("p_e", "$true")]
+    goals = [f("g1", "! [X] : (a(X) => b(X))").with_role("conjecture"), f("q1", "! [X] : (b(X) | ~ a(X))").with_role("conjecture"),
+             f("q3", "zz(c9)").with_role("conjecture"), f("q4", "$true").with_role("conjecture")]
+    for k in (1, 2, 40):
+        r = KNN(k=k).fit(train)
+        for g in goals:
+            for ps in (prems, prems[::-1], prems[:3]):
+                fast, ref = r.rank(g, ps), r.rank_reference(g, ps)
+                assert names(fast) == names(ref)
+                assert [v for _, v in fast] == pytest.approx([v for _, v in ref], rel=0, abs=1e-12)
+        own = r.examples.pop("t1_twin")  # t1_twin's proof no longer votes, in both
+        assert names(r.rank(goals[0], prems)) == names(r.rank_reference(goals[0], prems))
+        r.examples["t1_twin"] = own
+    assert KNN().fit(train).rank(goals[1], []) == []
+
+
+def test_array_order_sorts_as_the_reference():
+    # ranker.order (lexsort on Python-rounded scores) against sorted(key=(-round(s, 9), -i)): ties, scores equal
+    # to 9 digits, values at a half of the 9th digit (where numpy's and Python's rounding may differ)
+    import random
+
+    import numpy as np
+
+    from deeplearn.premises.ranker import order, order_reference, round9
+
+    rng = random.Random(0)
+    for trial in range(200):
+        n = rng.randint(0, 60)
+        pool = [0.0, 1.0, -1.0, 0.5, 1e-10, 3e-10, rng.random()]
+        s = [rng.choice(pool) + rng.choice([0.0, 1e-12, 4e-10, 5e-10, 0.5e-9 + 1e-18, rng.random() * 1e-8])
+             for _ in range(n)]
+        assert order(np.array(s)).tolist() == order_reference(s)
+    halves = np.array([(i + 0.5) / 1e9 for i in range(2000)] + [1.0000000005, 2.5e-9, 0.1234567895])
+    assert round9(halves).tolist() == [round(float(x), 9) for x in halves]
+
+
 def test_mepo_orders_by_relevance():
     order = names(ranker_mod.get("mepo").rank(f("g", "p(c0) & q(c0)").with_role("conjecture"), CHAIN))
     assert order[:2] == ["ax1", "ax2"] and order[-1] == "ax3"

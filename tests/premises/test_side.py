@@ -3,6 +3,7 @@ in training and ranking, saved with it, and enough to rank premises whose symbol
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -125,7 +126,8 @@ def test_knn_features_are_leave_one_out(monkeypatch):
     assert rows[2, N_SIDE:].tolist() == [0.0] * N_KNN  # a self pair has no k-NN verdict
     assert "t0" in knn.examples  # the fitted k-NN keeps the example (other conjectures may use it)
     # the check can fail: a k-NN whose rank lets a conjecture's own proof vote gives u a large feature
-    monkeypatch.setattr("deeplearn.premises.neural.side.loo_knn_scores", lambda k, c, ps: dict(_leaky_rank(k, c, ps)))
+    monkeypatch.setattr("deeplearn.premises.neural.side.loo_knn_votes",
+                        lambda k, c, ps: np.array([dict(_leaky_rank(k, c, ps))[p.name] for p in ps]))
     leaky = SideFeatures.build(prems + [p.conjecture for p in probs], knn).rows(
         {a.name: a for a in prems + [t0]}, [("t0", "u", 1.0)], {"t0": prems})
     assert leaky[0, N_SIDE].item() > 0.5
@@ -157,3 +159,42 @@ def test_knn_features_never_see_test_problems_and_are_saved(tmp_path):
     assert loaded.side.knn.state() == ranker.side.knn.state() and loaded.side.dim == ranker.side.dim
     conj = probs[5].conjecture
     assert dict(loaded.rank(conj, prems)) == pytest.approx(dict(ranker.rank(conj, prems)), abs=1e-5)
+
+
+# the array pair features (matrix, the ranking path) against their plain-Python statement (matrix_reference) -----
+
+
+def _agree(side, conjecture, premises):
+    fast, ref = side.matrix(conjecture, premises), side.matrix_reference(conjecture, premises)
+    assert fast.shape == ref.shape == (len(premises), side.dim)
+    assert torch.allclose(fast, ref, rtol=0, atol=1e-6), (fast - ref).abs().max()
+
+
+def test_array_features_equal_the_reference_on_the_toy():
+    from deeplearn.premises.knn import KNN
+
+    prems, probs = _knn_toy()
+    extra = [f("e0", "zz(c_unseen)"), f("e1", "$true")]  # unseen symbols only, no symbol
+    knn = KNN(k=2).fit(probs[:4])
+    for side in (SideFeatures.build(prems + [p.conjecture for p in probs]),
+                 SideFeatures.build(prems + [p.conjecture for p in probs], knn)):
+        for p in probs:  # training conjectures (leave-one-out) and test ones
+            _agree(side, p.conjecture, prems)
+            _agree(side, p.conjecture, prems[::-1])
+            _agree(side, p.conjecture, prems + extra)
+        _agree(side, f("g", "zz(c_unseen)", "conjecture"), prems)
+        assert side.matrix(probs[0].conjecture, []).shape == (0, side.dim)
+
+
+def test_array_features_equal_the_reference_on_mptp(mptp):
+    from deeplearn.premises.evaluate import chrono_split
+    from deeplearn.premises.knn import KNN
+
+    train_probs, test_probs = chrono_split(mptp)
+    knn = KNN().fit(train_probs)
+    side = SideFeatures.build({a.name: a for p in train_probs for a in [p.conjecture, *p.premises]}.values(), knn)
+    for p in [train_probs[-1], test_probs[-1]]:  # a training conjecture (leave-one-out), a test one
+        _agree(side, p.conjecture, p.premises)
+        fast, ref = knn.rank(p.conjecture, p.premises), knn.rank_reference(p.conjecture, p.premises)
+        assert [n for n, _ in fast] == [n for n, _ in ref]
+        assert [v for _, v in fast] == pytest.approx([v for _, v in ref], rel=0, abs=1e-12)
