@@ -164,6 +164,15 @@ class Interned:
         return flat[pos], owner, lens
 
 
+def shared_entries(cids: np.ndarray, n_ids: int, flat: np.ndarray, owner: np.ndarray):
+    """The entries of a gathered id list (`Interned.gather`'s flat ids and owners) whose id is among `cids` (a
+    conjecture's): (their owners, their ids), in the list's order."""
+    in_c = np.zeros(n_ids, dtype=bool)
+    in_c[cids] = True
+    hit = in_c[flat]
+    return owner[hit], flat[hit]
+
+
 class Column:
     """A value per row of an `Interned` table (`fn(formula)`, computed once per formula in plain Python)."""
 

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from deeplearn.premises.features import FEATURES, Column, WeightTable, features
+from deeplearn.premises.features import FEATURES, Column, WeightTable, features, shared_entries
 from deeplearn.premises.ranker import Ranker, idf_table, ordered, register
 from deeplearn.premises.tptp import Annotated
 
@@ -106,11 +106,9 @@ class KNN(Ranker):
     def _cosines(self, cids: np.ndarray, c_sq: float, flat, owner, sq: np.ndarray) -> np.ndarray:
         """`similarity` of the conjecture (feature ids `cids`) with every formula of a flattened list."""
         w, w2 = self._table.arrays()
-        in_c = np.zeros(len(w2), dtype=bool)
-        in_c[cids] = True
-        hit = in_c[flat]
-        num = np.bincount(owner[hit], weights=w2[flat[hit]], minlength=len(sq))
-        shared = np.bincount(owner[hit], minlength=len(sq)) > 0
+        o, f = shared_entries(cids, len(w2), flat, owner)
+        num = np.bincount(o, weights=w2[f], minlength=len(sq))
+        shared = np.bincount(o, minlength=len(sq)) > 0
         out = np.zeros(len(sq))
         out[shared] = num[shared] / np.sqrt(c_sq * sq[shared])
         return out

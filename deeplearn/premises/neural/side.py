@@ -45,7 +45,7 @@ from typing import Sequence
 
 import numpy as np
 
-from deeplearn.premises.features import FEATURES, Column, WeightTable, features
+from deeplearn.premises.features import FEATURES, Column, WeightTable, features, shared_entries
 from deeplearn.premises.ranker import idf_table
 from deeplearn.premises.tptp import Annotated
 
@@ -228,10 +228,7 @@ class SideFeatures:
         flat, owner, lens = FEATURES.gather(rows)
         cids = FEATURES.of(conjecture)
         w, w2 = self._table.arrays()
-        in_c = np.zeros(len(w), dtype=bool)
-        in_c[cids] = True
-        hit = in_c[flat]
-        o, fh = owner[hit], flat[hit]
+        o, fh = shared_entries(cids, len(w), flat, owner)
         s_sum = np.bincount(o, weights=w[fh], minlength=n)
         s_sq = np.bincount(o, weights=w2[fh], minlength=n)
         shared = np.bincount(o, minlength=n)
