@@ -45,6 +45,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from deeplearn.arora.bits import decode_signed_bits
+from deeplearn.arora.decoding import (_entries, decode, decode_consistent, decode_linear, decode_signed,  # noqa: F401
+                                      fit_decoder)
+from deeplearn.arora.explain import explain_away_rates, explained_fraction, refine_explained  # noqa: F401
 from deeplearn.paths import DataError
 
 
@@ -63,6 +67,7 @@ class LearnOptions:
     refine_rounds: int = 0  # rounds of the plain step 4 (refine_positive; 0: the explaining-away test only)
     refine_fraction: float = 0.5  # step 4: j can be a child of i when x_j is on in >= this of i's samples
     clique_slack: float | None = None  # step 2: a member must be G^-adjacent to >= 1 - this of the others
+    split_unions: bool = False  # step 2: skip a non-clique candidate larger than a triangle (`_is_union`)
     explain_rounds: int = 5  # rounds of step 4 with explaining away (refine_explained), until nothing changes
     explain_keep: float = 0.2  # ... j stays a child of i when on in >= this of the samples it decides
     negative_fraction: float = 0.75  # j off in >= this fraction of co-activations -> negative edge
@@ -128,7 +133,7 @@ class LearnedNet:
         out, x = [], y
         for layer in self.layers:
             if self.options.decoder in ("signed", "consistent") and decode_fraction is None:
-                h = decode_signed(x, layer.pos, layer.neg, self.options.decode_rounds)
+                h = decode_signed_bits(x, layer.pos, layer.neg, self.options.decode_rounds)
                 x = decode_consistent(x, layer.pos, layer.neg, h) if self.options.decoder == "consistent" else h
             elif self.options.decoder == "likelihood" and decode_fraction is None:
                 x = decode_linear(x, layer.dec_w, layer.dec_b)
@@ -191,11 +196,26 @@ def recover_graph(x: sp.csr_matrix, adj: np.ndarray, corr: np.ndarray, opts: Lea
         if not opts.smallest() <= s.sum() <= opts.degree:
             continue  # too small for a triangle, or larger than any child set (a grandparent's set)
         idx = np.flatnonzero(s)
+        if opts.split_unions and _is_union(adj, idx, opts):
+            continue  # (u, v) has two common parents; seeds inside each child set find them one by one
         uncovered[np.ix_(idx, idx)] = False
         if units and _overlaps(np.array(units), s):
             continue  # the same parent again, seen from a pair the first clique missed
         units.append(s)
     return np.array(units, dtype=bool).reshape(len(units), n)
+
+
+def _is_union(adj: np.ndarray, idx: np.ndarray, opts: LearnOptions) -> bool:
+    """Whether a peeled candidate set looks like the union of two child sets that share the seed pair (two
+    parents with two common positive children; about C(k, 2)^2 / 2 such parent pairs in a layer, k the
+    positive out-degree, whatever n). Only where child sets are triangles (the peel's slack is 1/2): there
+    {j1, j2, a} and {j1, j2, b} give the 4-set {j1, j2, a, b} with only the pair (a, b) missing, which the
+    peel keeps, and covering its pairs would hide both units. A set larger than a triangle that is not a
+    clique of G^ is such a union; it is skipped without covering its pairs, so the seeds (j1, a) and (j1, b)
+    find the two triangles. (With 4+ positive children the 3/4 peel already splits such unions.)"""
+    if opts.slack() <= 0.25 or len(idx) <= opts.smallest():
+        return False
+    return int(adj[np.ix_(idx, idx)].sum()) < len(idx) * (len(idx) - 1)
 
 
 def _overlaps(units: np.ndarray, s: np.ndarray, jac: float = 0.5) -> bool:
@@ -246,306 +266,12 @@ def _clean_clique(adj: np.ndarray, s: np.ndarray, u: int, v: int, eps: float = 0
 
 # --- steps 3-5: decode, refine, negative edges ---
 
-def decode(x: sp.csr_matrix, pos: np.ndarray, fraction: float) -> sp.csr_matrix:
-    """PartialEncoder: h_i = 1 iff at least `fraction` of i's positive children are on. (N, n) -> (N, m)."""
-    if pos.shape[0] == 0:
-        return sp.csr_matrix((x.shape[0], 0), dtype=np.float32)
-    p = sp.csr_matrix(pos.T.astype(np.float32))  # (n, m)
-    hits = np.asarray((x @ p).todense())  # (N, m) number of positive children on
-    need = np.maximum(1, np.ceil(fraction * pos.sum(1) - 1e-9))
-    return sp.csr_matrix((hits >= need).astype(np.float32))
-
-
-def fit_decoder(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray, min_count: int
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """The likelihood-ratio form of the encoder, still one linear threshold unit per hidden unit,
-    h_i = sgn(sum_j w_ij x_j + b_i): w_ij and b_i are the log-likelihood ratios of "h_i on" against "h_i off"
-    for children j in S_i that are on / off (q_on = P(x_j | h_i on), q_off = the density of x_j, both
-    estimated from a first decoding h), plus the prior log(rho_i / (1 - rho_i)).
-
-    Returns:
-        (w (n, m) float32 zero off the child sets, b (m,) float64).
-    """
-    num = x.shape[0]
-    on = np.maximum(np.asarray(h.sum(0)).ravel(), 1.0)  # (m,)
-    q_on = np.clip(np.asarray((h.T @ x).todense()) / on[:, None], 0.5, 0.995)  # (m, n)
-    dens = np.asarray(x.sum(0)).ravel() / num
-    q_off = np.clip(dens, 0.5 / num, 0.4)[None, :]
-    a = np.log(q_on / q_off)  # child on
-    c = np.log((1 - q_on) / (1 - q_off))  # child off
-    rho = np.clip(on / num, 0.5 / num, 0.5)
-    b = np.where(pos, c, 0.0).sum(1) + np.log(rho / (1 - rho))
-    w = np.where(pos, a - c, 0.0).T.astype(np.float32)
-    return w, b
-
-
-def decode_linear(x: sp.csr_matrix, w: np.ndarray, b: np.ndarray) -> sp.csr_matrix:
-    """h = sgn(x w + b). (N, n) -> (N, m). Where every bias is negative (a unit's prior odds below 1, the
-    sparse regime) a unit with none of its children on is off, so only the nonzero entries of the sparse
-    product x w are looked at."""
-    num, m = x.shape[0], w.shape[1]
-    if m == 0:
-        return sp.csr_matrix((num, 0), dtype=np.float32)
-    z = sp.csr_matrix(x @ sp.csr_matrix(w))  # (N, m), nonzero where some child of the unit is on
-    if (b < 0).all():
-        z.sum_duplicates()
-        on = z.data + b[z.indices] > 0
-        z.data = on.astype(np.float32)
-        z.eliminate_zeros()
-        return z
-    return sp.csr_matrix((z.toarray() + b[None, :] > 0).astype(np.float32))
-
-
-def decode_signed(x: sp.csr_matrix, pos: np.ndarray, neg: np.ndarray, rounds: int = 3) -> sp.csr_matrix:
-    """Decoding with the learned negative edges and explaining away (ours; the paper decodes from the positive
-    edges, which at its large d is enough). (N, n) -> (N, m).
-
-    With +-1 weights and threshold 0, a child of an active unit i is off only when a negative parent of it
-    is on. So i is on when every positive child of i is on or "cancelled" (off, with a negative parent on)
-    and at least two are on (with three children: at most one cancelled); and i is off when each of its
-    children that is on is also a child of another active unit (its evidence is explained away). Starting
-    from the strict decoding (all positive children on), `rounds` rounds re-read the cancelled children from
-    the last decoding. Measured on the true graph of a depth-3 net (n = 1000, d = 5, rho = 0.003, layer 1,
-    docs/arora.md): active units missed 16.6% -> 1.9%, false activations 0.74% -> 0.07% of the active ones.
-    With four positive children (d = 7, rho = 0.0025, true graph, 20,000 samples, 4 rounds) allowing two
-    of them cancelled instead of one: missed 12.9% -> 5.9% (layer 1, y density 0.12) and 1.1% -> 0.17%
-    (layer 2), false activations unchanged (0.71%, 0.00%).
-    """
-    num, m = x.shape[0], pos.shape[0]
-    if m == 0:
-        return sp.csr_matrix((num, 0), dtype=np.float32)
-    x = sp.csr_matrix(x, dtype=np.float32)
-    p_in = sp.csr_matrix(pos.T.astype(np.float32))  # (n, m)
-    p_out = sp.csr_matrix(pos.astype(np.float32))  # (m, n)
-    n_out = sp.csr_matrix(neg.astype(np.float32))
-    size = pos.sum(1).astype(np.float32)
-    on = sp.csr_matrix(x @ p_in)  # (N, m) positive children on
-    on.sum_duplicates()
-    on.sort_indices()
-    col = on.indices
-    low = np.full(len(col), 2.0, np.float32)  # at least two children on; the others may be cancelled
-    h = _entries(on, lambda v, c: v >= size[c])
-    for _ in range(rounds):
-        neg_on = sp.csr_matrix(h @ n_out)  # (N, n) a negative parent active
-        neg_on.data[:] = 1.0
-        cancelled = neg_on - neg_on.multiply(x)  # off, with a negative parent on
-        extra = sp.csr_matrix(sp.csr_matrix(cancelled @ p_in).multiply(on > 0))  # on's pattern, or less
-        ok = sp.csr_matrix(on + extra)
-        ok.sum_duplicates()
-        ok.sort_indices()  # the same pattern as `on`: its entries are positive
-        cand = on.copy()
-        cand.data = ((ok.data >= size[col]) & (on.data >= low)).astype(np.float32)
-        cand.eliminate_zeros()
-        cover = sp.csr_matrix(cand @ p_out)  # (N, n) active units covering each child
-        lonely = x - x.multiply(cover >= 2)  # children on that no other active unit covers
-        own = sp.csr_matrix(lonely @ p_in)  # (N, m) unexplained children on, per unit
-        h = sp.csr_matrix(cand.multiply(own > 0))
-        h.data[:] = 1.0
-        h.eliminate_zeros()
-    return h.astype(np.float32)
-
-
-def decode_consistent(x: sp.csr_matrix, pos: np.ndarray, neg: np.ndarray, h: sp.csr_matrix,
-                      rounds: int = 12) -> sp.csr_matrix:
-    """Decoding by consistency with the observation (ours; the paper's "reversible" property: the hidden
-    layer is what regenerates the layer below, sgn(W^T h) = x). Greedy local search from a first decoding
-    h: in each round every sample takes the single flip of one hidden unit that most reduces the number of
-    mismatched entries of sgn(W^T h) against x, with a sparsity tie-break (a unit is switched on only when
-    it removes at least one mismatch; switched off when it adds none, i.e. its evidence is explained by
-    other active units). Only samples with a mismatch at the start, and then those that flipped in the last
-    round, are searched.
-
-    The change of the mismatch count from one flip is local to the unit's children and is read from the
-    field S = h W (W = pos - neg): switching i on turns a positive child on only where S_j = 0 and a negative
-    child off only where S_j = 1 (and the reverse for switching off), so every delta is a few sparse products.
-    (N, n) -> (N, m).
-    """
-    num, m = x.shape[0], pos.shape[0]
-    h = sp.csr_matrix(h, dtype=np.float32)
-    if m == 0 or num == 0:
-        return h
-    x = sp.csr_matrix(x, dtype=np.float32)
-    w = sp.csr_matrix((pos.astype(np.float32) - neg.astype(np.float32)))  # (m, n)
-    p_t = sp.csr_matrix(pos.T.astype(np.float32))  # (n, m)
-    n_t = sp.csr_matrix(neg.T.astype(np.float32))
-    npos, nneg = pos.sum(1).astype(np.float32), neg.sum(1).astype(np.float32)
-    s = sp.csr_matrix(h @ w)
-    on_hat = _entries(s, lambda v, c: v > 0)
-    active = np.flatnonzero(np.asarray(abs(on_hat - x).sum(1)).ravel())  # samples with a mismatch
-    for _ in range(rounds):
-        if len(active) == 0:
-            break
-        xa, ha = x[active], h[active]
-        s = sp.csr_matrix(ha @ w)
-        s.eliminate_zeros()
-        nz = s.copy()
-        nz.data[:] = 1.0
-        s1 = _entries(s, lambda v, c: v == 1)
-        unexpl = xa - xa.multiply(nz)  # x_j on with field 0
-        s1x = s1.multiply(xa)
-        a_p, a_n = nz @ p_t, nz @ n_t  # (B, m)
-        u_p, u_n = unexpl @ p_t, unexpl @ n_t
-        cross = 2 * s1x - s1  # +1 / -1 at field 1 with x on / off
-        # switching on: positive children at field 0 turn on, negative ones at field 1 turn off
-        delta_on = sp.csr_matrix(cross @ n_t - a_p - 2 * u_p)  # + npos, added per entry below
-        # switching off: positive children at field 1 turn off, negative ones at field 0 turn on
-        delta_off = sp.csr_matrix(cross @ p_t - a_n - 2 * u_n)  # + nneg
-        # candidates: on, units with an unexplained child on (only they can remove a mismatch)
-        cand = sp.csr_matrix(u_p)
-        cand.data[:] = 1.0
-        cand = sp.csr_matrix(cand - cand.multiply(ha))
-        cand.eliminate_zeros()
-        r_on, c_on, v_on = _on_pattern(cand, delta_on)
-        d_on = npos[c_on] + v_on + 0.5
-        r_off, c_off, v_off = _on_pattern(ha, delta_off)
-        d_off = nneg[c_off] + v_off - 0.5
-        rows = np.concatenate([r_on, r_off])
-        cols = np.concatenate([c_on, c_off])
-        score = np.concatenate([d_on, d_off])
-        sign = np.concatenate([np.ones(len(r_on)), -np.ones(len(r_off))])
-        good = score < 0
-        rows, cols, score, sign = rows[good], cols[good], score[good], sign[good]
-        if len(rows) == 0:
-            break
-        order = np.lexsort((cols, score, rows))
-        first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
-        fr, fc, fs = rows[first], cols[first], sign[first]
-        flip = sp.csr_matrix((fs.astype(np.float32), (active[fr], fc)), shape=(num, m))
-        h = sp.csr_matrix(h + flip)
-        h.eliminate_zeros()
-        active = active[np.unique(fr)]
-    h.data[:] = 1.0
-    return h
-
-
-def _on_pattern(pattern: sp.csr_matrix, mat) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The entries of `mat` at the nonzero pattern of the 0/1 matrix `pattern` (0 where mat has none):
-    (rows, cols, values). |mat| stays far below the offset, so the sum keeps exactly pattern's entries."""
-    offset = 1e4
-    both = sp.csr_matrix(pattern * offset + pattern.multiply(mat)).tocoo()
-    return both.row, both.col, (both.data - offset).astype(np.float32)
-
-def _entries(mat: sp.csr_matrix, keep) -> sp.csr_matrix:
-    """The 0/1 matrix of the nonzero entries of `mat` for which keep(value, column) holds."""
-    out = sp.csr_matrix(mat, dtype=np.float32, copy=True)
-    out.data = keep(out.data, out.indices).astype(np.float32)
-    out.eliminate_zeros()
-    return out
-
-
 def refine_positive(x: sp.csr_matrix, h: sp.csr_matrix, min_count: int, fraction: float = 0.6) -> np.ndarray:
     """LearnGraph: pos[i, j] iff x_j is on in at least `fraction` of the samples where h_i is on (a child is
     off only when a negative parent cancels it; a cousin is on only when i's parent is). (m, n) bool."""
     on = np.asarray(h.sum(0)).ravel()  # (m,)
     both = np.asarray((h.T @ x).todense())  # (m, n)
     return (both >= fraction * on[:, None]) & (on[:, None] >= min_count)
-
-
-def explain_away_rates(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray, fraction: float = 0.75,
-                       candidate: float = 0.3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The statistic of `refine_explained`: for each pair (i, j) tested, the number of samples where i is on
-    and j's other explanations are ruled out (`total`) and how many of them have x_j on (`stay`).
-
-    "i is on": at least `fraction` of i's children other than j are on (leaving j out keeps the test from
-    being circular). "Ruled out": for every other unit u whose child set holds j (a claimant of j), or that
-    holds enough of i's other children to fake i's evidence by itself (a rival), none of u's private children
-    (those not in i's set, and not j) is on. The pairs tested are the current edges and those with
-    P(x_j | h_i) >= `candidate`.
-
-    Returns:
-        (tested (m, n) bool, stay (m, n) int, total (m, n) int).
-    """
-    m, n = pos.shape
-    on = np.maximum(np.asarray(h.sum(0)).ravel(), 1.0)
-    tested = (np.asarray((h.T @ x).todense()) >= candidate * on[:, None]) | pos  # (m, n)
-    stay = np.zeros((m, n), np.int64)
-    total = np.zeros((m, n), np.int64)
-    size = pos.sum(1)
-    need_all = np.maximum(1, np.ceil(fraction * size - 1e-9)).astype(np.int64)
-    need_loo = np.maximum(1, np.ceil(fraction * (size - 1) - 1e-9)).astype(np.int64)
-    cnt = (x @ sp.csr_matrix(pos.T.astype(np.float32))).tocsc()  # (N, m) children of each unit that are on
-    xr = x.tocsr()
-    claimants = [np.flatnonzero(pos[:, j]) for j in range(n)]
-    common = pos.astype(np.int32) @ pos.T.astype(np.int32)  # (m, m) shared children
-    for i in range(m):
-        a, b = cnt.indptr[i], cnt.indptr[i + 1]
-        sel = cnt.data[a:b] >= min(need_loo[i], need_all[i])
-        rows, mine = cnt.indices[a:b][sel], cnt.data[a:b][sel]  # samples with enough of i's children on
-        js = np.flatnonzero(tested[i])
-        if len(rows) == 0 or len(js) == 0:
-            continue
-        rivals = np.flatnonzero(common[i] >= need_loo[i])
-        others = np.setdiff1d(np.concatenate([claimants[j] for j in js] + [rivals]), [i])
-        priv = pos[others] & ~pos[i]  # (o, n) the others' private children
-        cols = np.union1d(js, np.flatnonzero(priv.any(0)))
-        xs = xr[rows][:, cols].toarray()  # (r, c) only the columns the tests read
-        pc = xs @ priv[:, cols].T.astype(np.float32)  # (r, o) private children on
-        xj_all = xs[:, np.searchsorted(cols, js)] > 0  # (r, |js|)
-        nprv = priv.sum(1)
-        is_rival = np.isin(others, rivals)
-        for k, j in enumerate(js):
-            xj = xj_all[:, k]
-            alive = mine - (xj & pos[i, j]) >= (need_loo[i] if pos[i, j] else need_all[i])
-            for q in np.flatnonzero(is_rival | pos[others, j]):
-                if nprv[q] - priv[q, j] > 0:  # a unit with no private child but j cannot be ruled out
-                    alive &= pc[:, q] - (xj & priv[q, j]) == 0
-            total[i, j] = int(alive.sum())
-            stay[i, j] = int(xj[alive].sum())
-    return tested, stay, total
-
-
-def refine_explained(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray, min_count: int,
-                     plain: float = 0.5, keep: float = 0.2, max_children: int | None = None) -> np.ndarray:
-    """LearnGraph with explaining away (ours): j is a positive child of i when x_j is on in at least `plain` of
-    the samples where h_i is on (the test of `refine_positive`) and in at least `keep` of the samples where i
-    is on and every other explanation of j is ruled out (`explain_away_rates`).
-
-    With +-1 weights and threshold 0 a unit is on only if a positive parent is, so a non-child of i whose
-    other parents are ruled out is (almost) never on, while a true child is on unless one of its negative
-    parents is. The plain rate is about 0.9 for a child against up to 0.6 for a child of two of i's siblings
-    (units that share a parent with i are on together with it); the explaining-away rate on the true graph
-    of a depth-3 net (n = 1000, d = 5, rho = 0.005, 100,000 samples, layer 1) is 0.30-0.91 for the 3,000 true
-    edges against at most 0.24 for the 17,831 other pairs tested (99% below 0.03), and with the plain rate
-    >= 0.5 no other pair passes (docs/arora.md). It also dissolves spurious units (one child of each of
-    several siblings under one grandparent): each child is explained by its true parent. Where fewer than
-    `min_count` samples decide a pair, the current edge is kept; a unit with more than `max_children` keeps
-    its best-supported ones.
-
-    Returns:
-        (m, n) bool: the new child sets.
-    """
-    if pos.shape[0] == 0:
-        return pos
-    tested, stay, total = explain_away_rates(x, h, pos, candidate=plain)
-    decided = tested & (total >= min_count)
-    on = np.maximum(np.asarray(h.sum(0)).ravel(), 1.0)
-    plain_ok = np.asarray((h.T @ x).todense()) >= plain * on[:, None]  # the plain test of refine_positive
-    rate = np.where(decided, stay / np.maximum(total, 1), np.where(pos, 1.0, 0.0))
-    out = (rate >= keep) & plain_ok
-    if max_children is not None:  # a unit grown past d keeps its d best-supported children, not none
-        for i in np.flatnonzero(out.sum(1) > max_children):
-            js = np.flatnonzero(out[i])
-            out[i, js[np.argsort(-rate[i, js], kind="stable")[max_children:]]] = False
-    return out
-
-
-def explained_fraction(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray) -> np.ndarray:
-    """For each unit s: the fraction of the samples where h_s is on in which every child of s that is on is
-    also a child of another unit that is on. A spurious clique (one child of each of several true units under
-    a common grandparent) is on only together with those units, so it is always explained; a true unit is on
-    alone whenever its own parent fires. (m,) float."""
-    drive = sp.csr_matrix(h @ sp.csr_matrix(pos.astype(np.float32)))  # (N, n) on units covering each child
-    hc = h.tocsc()
-    out = np.zeros(pos.shape[0])
-    for i in range(pos.shape[0]):
-        rows = hc.indices[hc.indptr[i]:hc.indptr[i + 1]]
-        if len(rows) == 0:
-            continue
-        kids = np.flatnonzero(pos[i])
-        cover = drive[rows][:, kids].toarray() - 1  # (r, |S|): other on units covering the child
-        on = x[rows][:, kids].toarray() > 0
-        out[i] = float(((cover > 0) | ~on).all(1).mean())
-    return out
 
 
 def _driven(x: sp.csr_matrix, pos: np.ndarray, fraction: float) -> sp.csr_matrix:
@@ -647,7 +373,7 @@ def learn_layer(x: sp.csr_matrix, opts: LearnOptions) -> tuple[LearnedLayer, sp.
     neg, support = (learn_negative(x[:num_neg], h[:num_neg], pos, opts) if pos.shape[0]
                     else (np.zeros_like(pos), None))
     if opts.decoder in ("signed", "consistent") and pos.shape[0]:
-        h = decode_signed(x, pos, neg, opts.decode_rounds)  # the layer above reads these
+        h = decode_signed_bits(x, pos, neg, opts.decode_rounds)  # the layer above reads these
         if opts.decoder == "consistent":
             h = decode_consistent(x, pos, neg, h)
     if not pos.shape[0]:

@@ -237,3 +237,51 @@ def test_consistent_decoding_beats_signed_and_never_adds_mismatch(deep7):
     mismatch = lambda d: ((d.astype(np.float32) @ w > 0) != (y.toarray() > 0)).sum(1)
     assert (mismatch(c) <= mismatch(s)).all() and mismatch(c).sum() < 0.5 * mismatch(s).sum()
     assert (mismatch(truth) == 0).all()
+
+
+def test_vectorized_explaining_away_equals_the_plain_loops(deep7):
+    """explain_away_rates and explained_fraction (vectorized) against their plain loop forms in
+    deeplearn.arora.reference, on a perturbed graph (extra and missing edges, so that claimants, rivals and
+    units without private children all occur) and a noisy decoding: identical outputs."""
+    from deeplearn.arora.decoding import decode
+    from deeplearn.arora.explain import explain_away_rates, explained_fraction
+    from deeplearn.arora.reference import explain_away_rates_plain, explained_fraction_plain
+    net, layers = deep7
+    y = layers[0][:2000]
+    rng = np.random.default_rng(0)
+    pos = net.positive(1).copy()
+    pos |= rng.random(pos.shape) < 2.0 / pos.shape[1]  # extra children
+    pos &= rng.random(pos.shape) > 0.05  # some missing
+    pos[3] = pos[4] | pos[5]  # a unit that is the union of two others: rival of both
+    h = decode(y, pos, 0.75)
+    fast, plain = explain_away_rates(y, h, pos), explain_away_rates_plain(y, h, pos)
+    assert fast[0].sum() > 1000 and fast[2].sum() > 0
+    for a, b in zip(fast, plain):
+        assert np.array_equal(a, b)
+    f, p = explained_fraction(y, h, pos), explained_fraction_plain(y, h, pos)
+    assert np.allclose(f, p, rtol=0, atol=1e-12) and (p > 0).any() and (p < 1).any()
+
+
+def test_bit_sliced_and_blocked_decoders_equal_the_plain_ones(deep7):
+    """decode_signed_bits (bit-sliced, what the learner runs) against decode_signed, and the blocked
+    decode_consistent with blocks of a few hundred rows against one block holding every row, on a perturbed
+    graph: identical decodings (every sample's search is independent of the others)."""
+    from deeplearn.arora import bits, decoding
+    net, layers = deep7
+    y = layers[0]
+    rng = np.random.default_rng(1)
+    pos, neg = net.positive(1).copy(), net.negative(1).copy()
+    pos |= rng.random(pos.shape) < 1.0 / pos.shape[1]
+    neg &= rng.random(neg.shape) > 0.1
+    old = bits.BLOCK, decoding.CONSISTENT_BLOCK
+    try:
+        bits.BLOCK, decoding.CONSISTENT_BLOCK = 640, 300
+        for rounds in (0, 1, 4):
+            plain = decoding.decode_signed(y, pos, neg, rounds)
+            assert (bits.decode_signed_bits(y, pos, neg, rounds) != plain).nnz == 0 and plain.nnz > 0
+        start = decoding.decode_signed(y, pos, neg, 4)
+        fast = decoding.decode_consistent(y, pos, neg, start)
+        decoding.CONSISTENT_BLOCK = y.shape[0]
+        assert (fast != decoding.decode_consistent(y, pos, neg, start)).nnz == 0 and (fast != start).nnz > 0
+    finally:
+        bits.BLOCK, decoding.CONSISTENT_BLOCK = old
