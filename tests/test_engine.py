@@ -188,6 +188,25 @@ def test_a_schedule_longer_than_the_time_budget_is_warned_about(tmp_path, capsys
     assert "schedule spans" not in capsys.readouterr().out  # a constant rate has nothing to anneal
 
 
+def test_native_bf16_is_read_off_the_cpu_flags():
+    from deeplearn.engine.runtime import cpu_has_native_bf16
+    assert not cpu_has_native_bf16({"avx2", "fma", "avx512f"})  # AVX-512 without its bf16 extension: emulated
+    assert cpu_has_native_bf16({"avx2", "avx512f", "avx512_bf16"}) and cpu_has_native_bf16({"amx_bf16"})
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_autocast_on_a_cpu_that_emulates_it_is_warned_about(tmp_path, capsys, monkeypatch, native):
+    """--amp bf16 is 15x slower than float32 where the CPU has no bf16 arithmetic; the run says so, once."""
+    from deeplearn.engine import trainer
+    monkeypatch.setattr(trainer, "cpu_has_native_bf16", lambda: native)
+    c = TrainConfig(steps=3, batch_size=32, amp="bf16", progress="none")
+    rt = setup(c)
+    fit(build_task({"model": "mlp", "data": "digits", "hidden": [16]}, rt, c.batch_size, c.seed), c, rt,
+        tmp_path / "bf16")
+    out = capsys.readouterr().out
+    assert ("emulates bfloat16" in out and "--amp none" in out) != native
+
+
 def test_a_second_run_into_the_same_directory_is_refused(tmp_path):
     torch.manual_seed(0)
     x, y = torch.randn(32, 3), torch.randn(32, 1)

@@ -18,6 +18,26 @@ import torch.distributed as dist
 from deeplearn.engine.config import TrainConfig
 from deeplearn.paths import DataError
 
+_NATIVE_BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux reports them (/proc/cpuinfo); empty where that file is not there."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_has_native_bf16(flags: set[str] | None = None) -> bool:
+    """True where the CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX). Elsewhere (AVX2-only CPUs such as
+    AMD Zen 3) PyTorch emulates bfloat16 and `--amp bf16` is slower than float32, not faster."""
+    return bool((cpu_flags() if flags is None else flags) & _NATIVE_BF16_FLAGS)
+
 
 @dataclass
 class Runtime:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from deeplearn.engine.runtime import cpu_has_native_bf16
+
 
 class _SelfProduct(torch.autograd.Function):
     """x x^T (N x C x M -> N x C x C) whose backward is one matmul, (g + g^T) x, instead of autograd's
@@ -39,18 +41,7 @@ class _SelfProduct(torch.autograd.Function):
         return torch.stack([gi @ xi for gi, xi in zip(gs, xl)]).to(g.dtype), None
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-_BF16_CPU = bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+_BF16_CPU = cpu_has_native_bf16()
 
 
 def gram_dtype(precision: str) -> torch.dtype:
