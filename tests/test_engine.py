@@ -196,7 +196,7 @@ def test_native_bf16_is_read_off_the_cpu_flags():
 
 @pytest.mark.parametrize("native", [False, True])
 def test_bf16_autocast_on_a_cpu_that_emulates_it_is_warned_about(tmp_path, capsys, monkeypatch, native):
-    """--amp bf16 is 15x slower than float32 where the CPU has no bf16 arithmetic; the run says so, once."""
+    """--amp bf16 is 16-18x slower than float32 where the CPU has no bf16 arithmetic; the run says so, once."""
     from deeplearn.engine import trainer
     monkeypatch.setattr(trainer, "cpu_has_native_bf16", lambda: native)
     c = TrainConfig(steps=3, batch_size=32, amp="bf16", progress="none")

@@ -354,7 +354,8 @@ class Trainer:
     def _warn_if_bf16_is_emulated(self) -> None:
         if self.c.amp == "bf16" and self.device.type == "cpu" and not cpu_has_native_bf16():
             self.log.message("warning: --amp bf16 on a CPU without AVX512-BF16 or AMX: PyTorch emulates bfloat16 "
-                             "here, which is slower than float32 (15x measured on an AVX2-only AMD EPYC); "
+                             "here, which is slower than float32 (16-18x measured on an AVX2-only AMD EPYC, "
+                             "benchmarks/amp_cpu.py); "
                              "pass --amp none on this machine", warning=True)
 
     def _warn_if_schedule_is_cut(self) -> None:

@@ -21,7 +21,7 @@ from deeplearn.supervised.task import ClassificationTask, flip_tta
 from deeplearn.engine.runtime import cpu_has_native_bf16
 from deeplearn.vision.models.cifar_fast import WHITEN_EPS, CifarFast, whitening_filters
 
-# The recipes train under bf16 autocast; on a CPU that only emulates bf16 (AVX2: 15x slower than float32) the
+# The recipes train under bf16 autocast; on a CPU that only emulates bf16 (AVX2: 16-18x slower than float32) the
 # real-data runs below take float32, as the engine's warning tells a user there to do.
 NATIVE_AMP = "bf16" if cpu_has_native_bf16() else "none"
 
@@ -158,7 +158,7 @@ class _Blobs(ClassificationTask):
         centers = torch.randn(10, 3, 1, 1, generator=g)
         x = centers[y] + 0.5 * torch.randn(n, 3, 32, 32, generator=g)
         # Narrow widths (the recipe's are 64-256-256): the same layers, schedule, lookahead and bf16 autocast, at a
-        # cost a CPU that emulates bf16 (AVX2 only: 15x slower than float32 there) runs in seconds.
+        # cost a CPU that emulates bf16 (AVX2 only: 16-18x slower than float32 there) runs in seconds.
         net = CifarFast(widths=(16, 32, 32))
         net.init_from_data(x[:64])
         super().__init__(net, TensorSource((x, y), batch, shuffle=True, seed=0),

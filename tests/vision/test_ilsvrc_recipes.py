@@ -16,7 +16,7 @@ from deeplearn.supervised.commands import SPEC
 
 REPO = Path(__file__).resolve().parents[2]
 
-# The recipes train under bf16 autocast; on a CPU that only emulates bf16 (AVX2: 15x slower than float32) the
+# The recipes train under bf16 autocast; on a CPU that only emulates bf16 (AVX2: 16-18x slower than float32) the
 # real-data runs below take float32, as the engine's warning tells a user there to do.
 NATIVE_AMP = "bf16" if cpu_has_native_bf16() else "none"
 sys.path.insert(0, str(REPO))
