@@ -137,94 +137,96 @@ def pair_votes(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray, neg: np.ndar
     kids = np.flatnonzero(ambiguous.sum(0) >= 2)
     if len(kids) == 0:
         return pos, neg, 0
-    hc, xc = (sp.csc_matrix(h), sp.csr_matrix(h)), sp.csc_matrix(x)
-    w = sp.csc_matrix(pos.astype(np.float32) - neg.astype(np.float32))
+    hc, hr, xc = sp.csc_matrix(h), sp.csr_matrix(h), sp.csc_matrix(x)
     combos = np.array([(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1)], np.int8)  # (9, 2)
     changed = 0
     for j in kids:
         units = np.flatnonzero(ambiguous[:, j])
         units = units[np.argsort(-support[units, j], kind="stable")[:opts.max_pair_units]]
-        best = None
-        for p in range(len(units)):
-            for q in range(p + 1, len(units)):
-                a, b = int(units[p]), int(units[q])
-                res = _pair_mismatch(hc, xc, w, pos, neg, a, b, j, combos)
-                if res is None:
-                    continue
-                gain, combo = res
-                if gain >= opts.min_gain and (best is None or gain > best[0]):
-                    best = (gain, a, b, combo)
+        best = _best_pair(hc, hr, xc, pos, neg, units, j, combos, opts)
         if best is None:
             continue
-        _, a, b, (wa, wb) = best
-        if (wa == -1 and not _neg_supported(hc, xc, w, a, b, wb, j, opts)) or \
-           (wb == -1 and not _neg_supported(hc, xc, w, b, a, wa, j, opts)):
-            continue
-        for u, val in ((a, wa), (b, wb)):
+        for u, val in best:
             pos[u, j], neg[u, j] = val == 1, val == -1
-        w = sp.csc_matrix(pos.astype(np.float32) - neg.astype(np.float32))
         changed += 1
     return pos, neg, changed
+
+
+def _best_pair(hc: sp.csc_matrix, hr: sp.csr_matrix, xc: sp.csc_matrix, pos: np.ndarray, neg: np.ndarray,
+               units: np.ndarray, j: int, combos: np.ndarray, opts: RefitOptions):
+    """The joint vote of child j over every pair of `units`: on the samples where any of them is on (the
+    others do not change with the pair's weights), the mismatches of x_j against sgn(field) for each of the
+    9 weight combinations of each pair, the rest of the column fixed. Returns ((a, wa), (b, wb)) for the
+    pair and combination that removes the most mismatches (at least `min_gain`; a new -1 also needs the
+    negative-edge evidence of `_neg_supported`), or None."""
+    rows = np.unique(np.concatenate([_column_rows(hc, int(u)) for u in units]))
+    if len(rows) == 0:
+        return None
+    col = pos[:, j].astype(np.int8) - neg[:, j].astype(np.int8)
+    par = np.flatnonzero(col)
+    sub = hr[rows]
+    s = np.asarray(sub[:, par] @ col[par].astype(np.float32)).ravel() if len(par) else np.zeros(len(rows))
+    hu = sub[:, units].toarray() > 0  # (r, k)
+    xrows = _column_rows(xc, j)
+    at = np.searchsorted(xrows, rows)
+    xj = (at < len(xrows)) & (xrows[np.minimum(at, len(xrows) - 1)] == rows)
+    best = None
+    for p in range(len(units)):
+        for q in range(p + 1, len(units)):
+            ha, hb = hu[:, p], hu[:, q]
+            a, b = int(units[p]), int(units[q])
+            rest = s - col[a] * ha - col[b] * hb  # the field without a and b
+            pred = rest[None, :] + combos[:, :1] * ha[None, :] + combos[:, 1:] * hb[None, :] > 0  # (9, r)
+            mism = (pred != xj[None, :]).sum(1)
+            ci = int((col[a] + 1) * 3 + col[b] + 1)  # the current combination
+            k = int(np.argmin(mism))
+            gain = int(mism[ci] - mism[k])
+            if gain < opts.min_gain or (best is not None and gain <= best[0]):
+                continue
+            wa, wb = int(combos[k, 0]), int(combos[k, 1])
+            if (wa == -1 and not _neg_supported(rest, ha, hb, wb, xj, opts)) or \
+               (wb == -1 and not _neg_supported(rest, hb, ha, wa, xj, opts)):
+                continue
+            best = (gain, ((a, wa), (b, wb)))
+    return None if best is None else best[1]
 
 
 def _column_rows(mat: sp.csc_matrix, j: int) -> np.ndarray:
     return mat.indices[mat.indptr[j]:mat.indptr[j + 1]]
 
 
-def _pair_fields(hc: sp.csc_matrix, xc: sp.csc_matrix, w: sp.csc_matrix, a: int, b: int, j: int):
-    """On the samples where h_a or h_b is on: (h_a, h_b, S_-abj the field of j's other parents, x_j).
-    `hc` is h as (CSC, CSR)."""
-    hc, hr = hc
-    ra, rb = _column_rows(hc, a), _column_rows(hc, b)
-    rows = np.union1d(ra, rb)
-    ha, hb = np.isin(rows, ra), np.isin(rows, rb)
-    col = w[:, j]
-    par = col.indices[(col.indices != a) & (col.indices != b)]
-    val = col.data[(col.indices != a) & (col.indices != b)]
-    sub = hr[rows][:, par] if len(par) else None
-    s = np.asarray(sub @ val).ravel() if sub is not None else np.zeros(len(rows))
-    xj = np.isin(rows, _column_rows(xc, j))
-    return ha, hb, s, xj
-
-
-def _pair_mismatch(hc, xc, w, pos, neg, a: int, b: int, j: int, combos: np.ndarray):
-    """(gain, (wa, wb)): the mismatches removed by the best of the 9 combinations against the current one;
-    None when no combination is better."""
-    ha, hb, s, xj = _pair_fields(hc, xc, w, a, b, j)
-    if len(s) == 0:
-        return None
-    pred = (s[None, :] + combos[:, :1] * ha[None, :] + combos[:, 1:] * hb[None, :]) > 0  # (9, r)
-    mism = (pred != xj[None, :]).sum(1)
-    cur = (int(pos[a, j]) - int(neg[a, j]), int(pos[b, j]) - int(neg[b, j]))
-    ci = int(np.flatnonzero((combos[:, 0] == cur[0]) & (combos[:, 1] == cur[1]))[0])
-    k = int(np.argmin(mism))
-    if mism[k] >= mism[ci]:
-        return None
-    return int(mism[ci] - mism[k]), (int(combos[k, 0]), int(combos[k, 1]))
-
-
-def _neg_supported(hc, xc, w, a: int, b: int, wb: int, j: int, opts: RefitOptions) -> bool:
-    """A -1 for (a, j) chosen by the joint vote still needs the negative-edge evidence: at least neg_min
-    samples where h_a is on and the rest of the column (b at weight wb) gives field 1, with x_j off in at
-    least neg_fraction of them."""
-    ha, hb, s, xj = _pair_fields(hc, xc, w, a, b, j)
-    sel = ha & (s + wb * hb == 1)
+def _neg_supported(rest: np.ndarray, ha: np.ndarray, hb: np.ndarray, wb: int, xj: np.ndarray,
+                   opts: RefitOptions) -> bool:
+    """A -1 for (a, j) chosen by the joint vote still needs the negative-edge evidence of a single vote: at
+    least neg_min samples where h_a is on and the rest of the column (b at weight wb) gives field 1, with
+    x_j off in at least neg_fraction of them."""
+    sel = ha & (rest + wb * hb == 1)
     off = int((~xj[sel]).sum())
     return off >= opts.neg_min and off >= opts.neg_fraction * max(int(sel.sum()), 1)
 
 
-def cap_degree(pos: np.ndarray, neg: np.ndarray, neg_gain: np.ndarray, degree: int) -> np.ndarray:
+def cap_degree(pos: np.ndarray, neg: np.ndarray, neg_score: np.ndarray, degree: int) -> np.ndarray:
     """Every parent of the model has d children (Section 2's d-regular graphs): a parent over d children in
-    all keeps its positive edges and its best-supported negative ones (largest `neg_gain`) up to d. Returns
-    the new neg."""
+    all keeps its positive edges and its best-supported negative ones (largest `neg_score`, the smoothed
+    fraction of `neg_purity`) up to d. Returns the new neg."""
     neg = neg.copy()
     room = degree - pos.sum(1)
     for i in np.flatnonzero(neg.sum(1) > np.maximum(room, 0)):
         js = np.flatnonzero(neg[i])
-        keep = js[np.argsort(-neg_gain[i, js], kind="stable")[:max(int(room[i]), 0)]]
+        keep = js[np.argsort(-neg_score[i, js], kind="stable")[:max(int(room[i]), 0)]]
         neg[i] = False
         neg[i, keep] = True
     return neg
+
+
+def neg_purity(counts) -> np.ndarray:
+    """(c1off + 1) / (c1all + 2): how cleanly the child is off where the parent would cancel it, smoothed for
+    small counts. A true negative edge is off there up to decoding errors (measured: 0.99-1.0 at 150-200
+    samples); a sibling of the true negative parent, on with it through their common parent, inherits its
+    cancellations with more samples (it is on with the child's positive parents more often) but less purely
+    (0.83-0.86 on a d = 5 net, docs/arora.md), so the degree cap ranks by purity, not by the gain."""
+    _, _, c1on, c1all = counts
+    return (c1all - c1on + 1.0) / (c1all + 2.0)
 
 
 def vote_samples(h: sp.csr_matrix, pos: np.ndarray, opts: RefitOptions, floor: int) -> int:
@@ -242,15 +244,16 @@ def revote_layer(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray, neg: np.nd
                  opts: RefitOptions) -> tuple[np.ndarray, np.ndarray, dict]:
     """One round of step 8 on one layer: single votes, joint votes for the ambiguous pairs, the degree cap."""
     counts = vote_counts(x, h, pos, neg)
-    new_pos, new_neg, ambiguous, gain = single_votes(counts, pos, neg, opts)
+    new_pos, new_neg, ambiguous, _ = single_votes(counts, pos, neg, opts)
+    purity = neg_purity(counts)
     # a child with two or more ambiguous entries has them judged jointly, not one by one
     amb = ambiguous & (ambiguous.sum(0) >= 2)[None, :]
     new_pos, new_neg = np.where(amb, pos, new_pos), np.where(amb, neg, new_neg)
-    new_neg = cap_degree(new_pos, new_neg, gain, degree)
+    new_neg = cap_degree(new_pos, new_neg, purity, degree)
     c0on, c0all, c1on, c1all = counts
     support = np.maximum(2 * c0on - c0all, c1all - 2 * c1on)  # the best single gain: masked edges rank first
     new_pos, new_neg, pairs = pair_votes(x, h, new_pos, new_neg, amb, support, opts)
-    new_neg = cap_degree(new_pos, new_neg, gain, degree)
+    new_neg = cap_degree(new_pos, new_neg, purity, degree)
     info = {"pos_added": int((new_pos & ~pos).sum()), "pos_removed": int((pos & ~new_pos).sum()),
             "neg_added": int((new_neg & ~neg).sum()), "neg_removed": int((neg & ~new_neg).sum()),
             "ambiguous": int(ambiguous.sum()), "pair_children": int(pairs)}
@@ -262,10 +265,12 @@ def reestimate(hs: list[sp.csr_matrix], layers, degree: int, opts: RefitOptions,
     """Step 8 on a learned net, in place: `hs` = [y, h(1), ..., h(L)] decoded by the layer-wise pass,
     `layers` the LearnedLayer list (bottom first; their pos / neg are replaced). Each round, bottom-up: layer
     k is re-voted from (h(k-1), h(k)), then h(k) is re-decoded from h(k-1) by the consistency search started
-    at the current h(k) (also when only the layer below changed). Returns the new hs and one info dict per
+    at the current h(k) (also when only the layer below changed). An entry changed in one round is not
+changed again. Returns the new hs and one info dict per
     (round, layer)."""
     hs = list(hs)
     history = []
+    frozen = {k: np.zeros(layer.pos.shape, bool) for k, layer in enumerate(layers, start=1)}
     for r in range(opts.rounds):
         moved = False
         below_changed = False
@@ -273,6 +278,10 @@ def reestimate(hs: list[sp.csr_matrix], layers, degree: int, opts: RefitOptions,
             t0 = time.perf_counter()
             num = vote_samples(hs[k], layer.pos, opts, floor)
             pos, neg, info = revote_layer(hs[k - 1][:num], hs[k][:num], layer.pos, layer.neg, degree, opts)
+            # an entry changes at most once over the rounds: no cycling between two near-equal columns
+            pos = np.where(frozen[k], layer.pos, pos)
+            neg = np.where(frozen[k], layer.neg, neg)
+            frozen[k] |= (pos != layer.pos) | (neg != layer.neg)
             changed = not (np.array_equal(pos, layer.pos) and np.array_equal(neg, layer.neg))
             layer.pos, layer.neg = pos, neg
             if changed or below_changed:

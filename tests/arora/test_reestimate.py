@@ -70,7 +70,7 @@ def test_degree_cap_keeps_the_best_supported_negative_edges():
     neg[0, 4:8] = True  # 8 children, d = 7: one negative too many
     neg[1, 0:3] = True
     gain = np.zeros((2, 10))
-    gain[0, 4:8] = [9, 2, 7, 5]
+    gain[0, 4:8] = [0.99, 0.8, 0.95, 0.9]
     out = R.cap_degree(pos, neg, gain, 7)
     assert out[0].tolist() == [False] * 4 + [True, False, True, True, False, False]
     assert np.array_equal(out[1], neg[1])
