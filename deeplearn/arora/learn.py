@@ -33,7 +33,13 @@ One layer (`learn_layer`), from the 0/1 samples X (N, n) of the layer below:
    cancelled by an active negative parent is still on, and a unit whose evidence is all explained by other
    active units is off.
 
-`learn_network` stacks layers bottom-up, each on the decoded layer below (Algorithm 1).
+7. Decoding by consistency (ours, `decode_consistent`): a local search for the hidden layer that regenerates
+   the layer below, sgn(W^T h) = x (the paper's reversible property read literally).
+
+`learn_network` stacks layers bottom-up, each on the decoded layer below (Algorithm 1), then (ours, step 8,
+`deeplearn.arora.reestimate`, `refit_rounds`) re-votes every layer's edges from the decoded layers: each
+child's column is the one that explains it best, by coordinate votes, a joint vote over pairs of edges that
+mask each other, and the degree d known to the learner; re-decoding in between.
 """
 
 from __future__ import annotations
