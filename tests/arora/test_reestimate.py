@@ -74,3 +74,38 @@ def test_degree_cap_keeps_the_best_supported_negative_edges():
     out = R.cap_degree(pos, neg, gain, 7)
     assert out[0].tolist() == [False] * 4 + [True, False, True, True, False, False]
     assert np.array_equal(out[1], neg[1])
+
+
+def test_reestimate_repairs_a_perturbed_two_layer_net():
+    """The whole of step 8 (votes, joint votes, degree cap and completion, re-decoding between rounds) from
+    the true graph of a 2-layer net with errors planted in both layers (missing and false negative edges,
+    missing positive edges), each hidden layer decoded bottom-up with the perturbed graph as the learner
+    would: every layer comes back exactly."""
+    from deeplearn.arora.bits import decode_signed_bits
+    from deeplearn.arora.decoding import decode_consistent
+    from deeplearn.arora.learn import LearnedLayer
+    net = generate(NetSpec(n=200, depth=2, degree=7, rho=0.015, weights="balanced", graph="biregular", seed=4))
+    y = net.sample(20_000, seed=5)[0]
+    rng = np.random.default_rng(6)
+    layers, hs, x = [], [y], y
+    for k in (1, 2):
+        pos, neg = net.positive(k).copy(), net.negative(k).copy()
+        r, c = np.nonzero(neg)
+        drop = rng.choice(len(r), 12, replace=False)
+        neg[r[drop], c[drop]] = False  # missing negative edges
+        zr, zc = np.nonzero(~pos & ~neg)
+        add = rng.choice(len(zr), 8, replace=False)
+        neg[zr[add], zc[add]] = True  # false ones
+        if k == 1:
+            pr, pc = np.nonzero(pos)
+            lose = rng.choice(len(pr), 3, replace=False)
+            pos[pr[lose], pc[lose]] = False  # missing positive edges
+        h = decode_consistent(x, pos, neg, decode_signed_bits(x, pos, neg, 4))
+        layers.append(LearnedLayer(pos, neg, float(h.mean())))
+        hs.append(h)
+        x = h
+    wrong = lambda: [int((l.pos != net.positive(k)).sum() + (l.neg != net.negative(k)).sum())  # noqa: E731
+                     for k, l in enumerate(layers, start=1)]
+    assert wrong() == [23, 20]
+    R.reestimate(hs, layers, 7, R.RefitOptions(), floor=20_000)
+    assert wrong() == [0, 0]
