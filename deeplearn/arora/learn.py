@@ -84,6 +84,7 @@ class LearnOptions:
     refit_rounds: int = 6  # step 8 (reestimate.py): re-vote every layer's edges from the decoded layers
     refit_min_gain: int = 3  # step 8: a weight changes only when that removes >= this many mismatches
     refit_neg_min: int = 5  # step 8: a new negative edge needs >= this many samples where it decides
+    refit_regular: bool = True  # step 8: use d as every parent's exact out-degree (cap and completion)
 
     def smallest(self) -> int:
         """The lower end of the size test on a recovered clique: a triangle (the upper end is d)."""
@@ -450,7 +451,7 @@ def refit(hs: list[sp.csr_matrix], layers: list[LearnedLayer], opts: LearnOption
     each layer's stats get the rounds' changes and time."""
     from deeplearn.arora.reestimate import RefitOptions, reestimate
     ro = RefitOptions(rounds=opts.refit_rounds, min_gain=opts.refit_min_gain, neg_min=opts.refit_neg_min,
-                      neg_fraction=opts.negative_fraction)
+                      neg_fraction=opts.negative_fraction, regular=opts.refit_regular)
     hs, history = reestimate(hs, layers, opts.degree, ro, floor=opts.positive_samples or 0)
     for k, layer in enumerate(layers, start=1):
         rows = [r for r in history if r["layer"] == k]

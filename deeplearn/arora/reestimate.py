@@ -61,6 +61,8 @@ class RefitOptions:
     pair_lead: int = 4  # the joint vote pairs each of a child's `pair_lead` best ambiguous parents ...
     max_pair_units: int = 16  # ... with each of its `max_pair_units` best (best single gain first)
     events: float = 50.0  # samples read per layer: enough for this many S_-ij = 1 events per negative edge
+    regular: bool = True  # every parent has exactly d children (`regular`, `biregular` graphs): the degree
+    # cap and completion; False for a graph whose out-degrees vary (`bernoulli`)
 
 
 def field(h: sp.csr_matrix, pos: np.ndarray, neg: np.ndarray) -> sp.csr_matrix:
@@ -264,19 +266,22 @@ def vote_samples(h: sp.csr_matrix, pos: np.ndarray, opts: RefitOptions, floor: i
 
 def revote_layer(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray, neg: np.ndarray, degree: int,
                  opts: RefitOptions) -> tuple[np.ndarray, np.ndarray, dict]:
-    """One round of step 8 on one layer: single votes, joint votes for the ambiguous pairs, the degree cap."""
+    """One round of step 8 on one layer: single votes, joint votes for the ambiguous pairs, the degree cap and
+    completion (`opts.regular`)."""
     counts = vote_counts(x, h, pos, neg)
     new_pos, new_neg, ambiguous, _ = single_votes(counts, pos, neg, opts)
     purity = neg_purity(counts)
     # a child with two or more ambiguous entries has them judged jointly, not one by one
     amb = ambiguous & (ambiguous.sum(0) >= 2)[None, :]
     new_pos, new_neg = np.where(amb, pos, new_pos), np.where(amb, neg, new_neg)
-    new_neg = cap_degree(new_pos, new_neg, purity, degree)
+    if opts.regular:
+        new_neg = cap_degree(new_pos, new_neg, purity, degree)
     c0on, c0all, c1on, c1all = counts
     support = np.maximum(2 * c0on - c0all, c1all - 2 * c1on)  # the best single gain: masked edges rank first
     new_pos, new_neg, pairs = pair_votes(x, h, new_pos, new_neg, amb, support, opts)
-    new_neg = complete_degree(new_pos, new_neg, counts, purity, degree, opts)
-    new_neg = cap_degree(new_pos, new_neg, purity, degree)
+    if opts.regular:
+        new_neg = complete_degree(new_pos, new_neg, counts, purity, degree, opts)
+        new_neg = cap_degree(new_pos, new_neg, purity, degree)
     info = {"pos_added": int((new_pos & ~pos).sum()), "pos_removed": int((pos & ~new_pos).sum()),
             "neg_added": int((new_neg & ~neg).sum()), "neg_removed": int((neg & ~new_neg).sum()),
             "ambiguous": int(ambiguous.sum()), "pair_children": int(pairs)}
