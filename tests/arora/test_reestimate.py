@@ -57,6 +57,9 @@ def test_joint_vote_resolves_a_planted_masking_pair(masked):
     new_pos, new_neg, info = R.revote_layer(y, h1, p0, n0, 7, opts)
     assert np.array_equal(new_pos, pos) and np.array_equal(new_neg, neg)  # exactly the two edges back
     assert info["pair_children"] == 1
+    # the joint vote does not need the degree rules (graphs whose out-degrees vary: `regular=False`)
+    free_pos, free_neg, _ = R.revote_layer(y, h1, p0, n0, 7, R.RefitOptions(regular=False))
+    assert np.array_equal(free_pos, pos) and np.array_equal(free_neg, neg)
     # one step of single votes alone (each entry with the rest of its column fixed) does not restore it
     single_pos, single_neg, _, _ = R.single_votes(counts, p0, n0, opts)
     assert not single_pos[a, j]
