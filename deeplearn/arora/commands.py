@@ -92,12 +92,15 @@ def _learn_arguments(p) -> None:
     p.add_argument("--decoder", default="consistent", choices=["consistent", "signed", "likelihood", "fraction"],
                    help="consistent (default): signed, then a local search for sgn(W^T h) = x; "
                         "signed: positive and negative edges, explaining away")
+    p.add_argument("--refit-rounds", type=int, default=LearnOptions.refit_rounds,
+                   help="rounds of step 8, re-voting every layer's edges from the decoded layers (0: off; "
+                        "only with --decoder consistent)")
 
 
 def _options(args, degree: int):
     from deeplearn.arora.learn import LearnOptions
     return LearnOptions(degree=args.degree or degree, method=args.method, corr_threshold=args.corr_threshold,
-                        min_count=args.min_count, decoder=args.decoder)
+                        min_count=args.min_count, decoder=args.decoder, refit_rounds=args.refit_rounds)
 
 
 def cmd_generate(args) -> int:

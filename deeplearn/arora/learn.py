@@ -33,7 +33,13 @@ One layer (`learn_layer`), from the 0/1 samples X (N, n) of the layer below:
    cancelled by an active negative parent is still on, and a unit whose evidence is all explained by other
    active units is off.
 
-`learn_network` stacks layers bottom-up, each on the decoded layer below (Algorithm 1).
+7. Decoding by consistency (ours, `decode_consistent`): a local search for the hidden layer that regenerates
+   the layer below, sgn(W^T h) = x (the paper's reversible property read literally).
+
+`learn_network` stacks layers bottom-up, each on the decoded layer below (Algorithm 1), then (ours, step 8,
+`deeplearn.arora.reestimate`, `refit_rounds`) re-votes every layer's edges from the decoded layers: each
+child's column is the one that explains it best, by coordinate votes, a joint vote over pairs of edges that
+mask each other, and the degree d known to the learner; re-decoding in between.
 """
 
 from __future__ import annotations
@@ -75,6 +81,10 @@ class LearnOptions:
     max_layers: int | None = None  # stop after this many layers (default: until a layer finds no unit)
     positive_samples: int | None = 100_000  # steps 1-4 read at most this many samples (None: all)
     negative_events: float = 50.0  # step 5 reads enough samples for this many co-activations per edge
+    refit_rounds: int = 6  # step 8 (reestimate.py): re-vote every layer's edges from the decoded layers
+    refit_min_gain: int = 3  # step 8: a weight changes only when that removes >= this many mismatches
+    refit_neg_min: int = 5  # step 8: a new negative edge needs >= this many samples where it decides
+    refit_regular: bool = True  # step 8: use d as every parent's exact out-degree (cap and completion)
 
     def smallest(self) -> int:
         """The lower end of the size test on a recovered clique: a triangle (the upper end is d)."""
@@ -422,6 +432,7 @@ def learn_network(y: sp.csr_matrix, depth: int | None, opts: LearnOptions) -> Le
     t0 = time.perf_counter()
     layers: list[LearnedLayer] = []
     x = y.tocsr().astype(np.float32)
+    hs = [x]
     limit = depth if depth is not None else (opts.max_layers or 32)
     while len(layers) < limit:
         layer, h = learn_layer(x, opts)
@@ -429,7 +440,27 @@ def learn_network(y: sp.csr_matrix, depth: int | None, opts: LearnOptions) -> Le
             break
         layers.append(layer)
         x = h
+        hs.append(h)
+    if opts.refit_rounds and layers and opts.decoder == "consistent":
+        refit(hs, layers, opts)
     return LearnedNet(layers, opts, time.perf_counter() - t0)
+
+
+def refit(hs: list[sp.csr_matrix], layers: list[LearnedLayer], opts: LearnOptions) -> list[dict]:
+    """Step 8 (`deeplearn.arora.reestimate`): re-vote every layer's edges from the decoded layers, in place;
+    each layer's stats get the rounds' changes and time."""
+    from deeplearn.arora.reestimate import RefitOptions, reestimate
+    ro = RefitOptions(rounds=opts.refit_rounds, min_gain=opts.refit_min_gain, neg_min=opts.refit_neg_min,
+                      neg_fraction=opts.negative_fraction, regular=opts.refit_regular)
+    hs, history = reestimate(hs, layers, opts.degree, ro, floor=opts.positive_samples or 0)
+    for k, layer in enumerate(layers, start=1):
+        rows = [r for r in history if r["layer"] == k]
+        layer.stats["refit"] = rows
+        layer.stats["refit_seconds"] = float(sum(r["seconds"] for r in rows))
+        layer.stats["negative_edges"] = int(layer.neg.sum())
+        layer.stats["positive_edges"] = int(layer.pos.sum())
+        layer.density = float(hs[k].mean()) if hs[k].shape[1] else 0.0
+    return history
 
 
 def check_samples(y, opts: LearnOptions) -> None:

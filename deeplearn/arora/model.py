@@ -136,7 +136,15 @@ class DeepNet:
 
 
 def _propagate(h: sp.csr_matrix, W: np.ndarray, theta: float, chunk: int) -> sp.csr_matrix:
-    """sgn(h W - theta) row block by row block (the dense pre-activation of a block only). (N, m) -> (N, n)."""
+    """sgn(h W - theta) row block by row block (the dense pre-activation of a block only). (N, m) -> (N, n).
+    With integer weights (+-1) and theta >= 0 the pre-activation is an exact sparse product instead: the same
+    output (integer sums are exact in float32), without the dense (block, n) intermediate."""
+    if theta >= 0 and np.array_equal(W, np.round(W)):
+        z = sp.csr_matrix(sp.csr_matrix(h, dtype=np.float32) @ sp.csr_matrix(W))
+        z.data = (z.data > theta).astype(np.float32)
+        z.eliminate_zeros()
+        z.sort_indices()
+        return z
     out = []
     for a in range(0, h.shape[0], chunk):
         z = np.asarray(h[a:a + chunk] @ W)  # (b, n) pre-activation

@@ -62,3 +62,24 @@ def explained_fraction_plain(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray
         on = x[rows][:, kids].toarray() > 0
         out[i] = float(((cover > 0) | ~on).all(1).mean())
     return out
+
+
+def vote_counts_plain(x: sp.csr_matrix, h: sp.csr_matrix, pos: np.ndarray, neg: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The plain loop form of `deeplearn.arora.reestimate.vote_counts` (its tested reference): for every
+    (parent i, child j) and every sample with h_i = 1, the field of j's other parents summed directly,
+    S_-ij = sum_{k != i} W_kj h_k, and the sample tallied by S_-ij in {0, 1} and x_j."""
+    w = pos.astype(np.int64) - neg.astype(np.int64)
+    hd, xd = h.toarray() > 0, x.toarray() > 0
+    m, n = pos.shape
+    out = [np.zeros((m, n)) for _ in range(4)]  # c0on, c0all, c1on, c1all
+    for i in range(m):
+        for r in np.flatnonzero(hd[:, i]):
+            for j in range(n):
+                others = hd[r].copy()
+                others[i] = False
+                s = int(w[others, j].sum())
+                if s in (0, 1):
+                    out[2 * s][i, j] += xd[r, j]
+                    out[2 * s + 1][i, j] += 1
+    return tuple(out)
