@@ -61,6 +61,7 @@ class RefitOptions:
     pair_lead: int = 4  # the joint vote pairs each of a child's `pair_lead` best ambiguous parents ...
     max_pair_units: int = 16  # ... with each of its `max_pair_units` best (best single gain first)
     events: float = 50.0  # samples read per layer: enough for this many S_-ij = 1 events per negative edge
+    complete_min: int = 2  # degree completion: the child off in at least this many more decisive samples than on
     regular: bool = True  # every parent has exactly d children (`regular`, `biregular` graphs): the degree
     # cap and completion; False for a graph whose out-degrees vary (`bernoulli`)
 
@@ -227,16 +228,20 @@ def complete_degree(pos: np.ndarray, neg: np.ndarray, counts, neg_score: np.ndar
                     opts: RefitOptions) -> np.ndarray:
     """The other side of the degree cap: a parent with fewer than d children in all takes, for each missing
     one, its best candidate negative child (largest `neg_score`) whose single vote is for -1 (the child off
-    in at least half of the decisive samples, at least `min_gain` more often off than on) but which had too
-    few samples for the general rule (`neg_min`) or too low a fraction (`neg_fraction`). Measured on the main
-    net after the other votes: at the top layer exactly 5 parents lacked a child, each had exactly one such
-    candidate (3-4 decisive samples, the child off in all) and it was its true missing negative edge; the
-    runner-up candidates had the child on in 8 of 10 to 28 of 30 decisive samples. Returns the new neg."""
+    in at least half of the decisive samples, at least `complete_min` more often off than on) but which had
+    too few samples for the general rule (`neg_min`) or too low a fraction (`neg_fraction`). Measured on the
+    main net (seed 0) after the other votes: at the top layer exactly 5 parents lacked a child, each had
+    exactly one such candidate (3-4 decisive samples, the child off in all) and it was its true missing
+    negative edge; the runner-up candidates had the child on in 8 of 10 to 28 of 30 decisive samples. On a
+    second net (seed 1) one parent lacked a child whose edge had 2 decisive samples (both off; runner-up: off
+    in 1 of 7), hence `complete_min` 2: a top-layer negative edge is decided in about 4 rho^2 N = 15 samples
+    (Poisson: needing 3 would miss about 0.1 of the 3,000 edges per net, needing 2 about 0.015; the two nets
+    had 5 edges with 3-4 and one with 2, a little more than that). Returns the new neg."""
     neg = neg.copy()
     room = degree - pos.sum(1) - neg.sum(1)
     _, _, c1on, c1all = counts
     c1off = c1all - c1on
-    ok = (~pos) & (~neg) & (c1off - c1on >= opts.min_gain) & (c1off >= 0.5 * c1all)
+    ok = (~pos) & (~neg) & (c1off - c1on >= opts.complete_min) & (c1off >= 0.5 * c1all)
     for i in np.flatnonzero((room > 0) & ok.any(1)):
         js = np.flatnonzero(ok[i])
         neg[i, js[np.argsort(-neg_score[i, js], kind="stable")[:int(room[i])]]] = True
