@@ -59,10 +59,15 @@ def main() -> None:
         rows = [("neural", lambda p: a[p.id]), ("k-NN", lambda p: b[p.id])]
         rows += [(f"fused k={k:g} w={w:g}", lambda p, k=k, w=w: fused(a[p.id], b[p.id], k, w))
                  for k in args.k for w in args.weights]
+        scored = []
         for name, order in rows:
             ms = [ev.ranking_metrics(order(p), p.deps, KS) for p in probs]
             cells = [statistics.fmean(m[f"recall@{k}"] for m in ms) for k in KS] + [statistics.fmean(m["auc"] for m in ms)]
             print(f"| {split} ({len(probs)}) | {name} | " + " | ".join(f"{v:.3f}" for v in cells) + " |", flush=True)
+            scored.append((statistics.fmean(cells[:len(KS)]), name))
+        if split == "val":  # the first fused row with the best mean recall@16..128 (grid order breaks ties)
+            best = max((s for s in scored if s[1].startswith("fused")), key=lambda s: s[0])
+            print(f"chosen on validation (mean recall@{'/'.join(map(str, KS))} {best[0]:.4f}): {best[1]}", flush=True)
 
 
 if __name__ == "__main__":
