@@ -21,9 +21,22 @@ def _problem(args) -> corpus_mod.Problem:
     return corpus_mod.load_mptp(args.data_dir).get(args.problem)
 
 
+def fusion_params(args, methods) -> dict:
+    """`--neural-weight W`: neural+knn's weight of the neural rank (k-NN's is 1); only with --method neural+knn."""
+    w = getattr(args, "neural_weight", None)
+    if w is None:
+        return {}
+    if "neural+knn" not in methods:
+        raise DataError("--neural-weight is the weight of the neural rank in neural+knn: pass --method neural+knn")
+    return {"neural_weight": w}
+
+
 def _ranker(args) -> ranker_mod.Ranker:
+    params = fusion_params(args, [args.method])
     if args.model:
-        return ranker_mod.load(args.model, args.method)
+        return ranker_mod.load(args.model, args.method, params)
+    if params:
+        raise DataError("--method neural+knn needs --model RUN (made by `premises train` or `premises loop`)")
     r = ranker_mod.get(args.method or "sine")
     if r.learns:
         raise DataError(f"method {r.name!r} learns from proofs: train it with "
@@ -114,6 +127,7 @@ def cmd_ensemble(args) -> int:
 def cmd_evaluate(args) -> int:
     c = _corpus(args)
     wrapping = {m for m in args.method if getattr(ranker_mod.get(m), "wraps", None)}  # neural+knn: from a run
+    params = fusion_params(args, args.method)
     rankers = {m: ranker_mod.get(m) for m in args.method if m not in wrapping}
     for run in args.model or []:
         r = ranker_mod.load(run)
@@ -121,7 +135,7 @@ def cmd_evaluate(args) -> int:
         if r.name in args.method or not wrappers:  # `--method neural+knn --model RUN` alone evaluates just that
             rankers[r.name] = r
         for m in wrappers:
-            rankers[m] = ranker_mod.load(run, m)
+            rankers[m] = ranker_mod.load(run, m, params)
     if wrapping - set(rankers):
         raise DataError(f"--method {' '.join(sorted(wrapping - set(rankers)))} needs --model RUN of a "
                         f"{'/'.join(sorted({ranker_mod.get(m).wraps for m in wrapping}))} run")
@@ -149,6 +163,12 @@ def _count(text: str) -> int:
     return n
 
 
+def neural_weight_opt(sp) -> None:
+    sp.add_argument("--neural-weight", type=checked(float, positive), default=None,
+                    help="neural+knn: weight of the neural rank in the reciprocal-rank fusion, k-NN's being 1 "
+                         "(default 0.5, fusion.py)")
+
+
 def executor_opts(sp, dest: str = "workers") -> None:
     sp.add_argument("--workers", dest=dest, type=checked(int, positive), default=1, help="local E processes at once")
     sp.add_argument("--executor", default=None, help="where E runs: local (default: --workers processes here) or "
@@ -164,6 +184,7 @@ def register(sub) -> None:
     def method(sp):
         sp.add_argument("--method", default=None, help=f"ranking method (default sine): {', '.join(ranker_mod.available())}")
         sp.add_argument("--model", help="run directory of a fitted ranker (`premises fit --out RUN`)")
+        neural_weight_opt(sp)
 
     sp = sub.add_parser("rank", help="print every premise with its score, best first")
     common(sp), method(sp)
@@ -224,6 +245,7 @@ def register(sub) -> None:
     corpus_opts(sp)
     sp.add_argument("--method", nargs="+", default=["sine", "mepo", "knn", "nb"], help="rankers to evaluate")
     sp.add_argument("--model", action="append", help="a fitted ranker's run directory (repeatable)")
+    neural_weight_opt(sp)
     sp.add_argument("--ks", type=int, nargs="+", default=list(ev.KS))
     sp.add_argument("--cpu-limit", type=float, default=5.0)
     executor_opts(sp)

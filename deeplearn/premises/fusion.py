@@ -8,8 +8,10 @@ and individual rank learning methods", SIGIR 2009): a premise scores sum_i w_i /
 neural+knn gives the neural rank the weight w and k-NN's the weight 1. The two fail differently: k-NN votes
 with the proofs of similar earlier conjectures and is strong at the very top; the neural model scores every
 premise against the conjecture itself and places the last needed premise earlier on average
-(docs/premises_neural.md). k = 60 is the paper's constant; the neural weight 0.5 was chosen on the validation
-problems of the training split (never on the test split; the table is in docs/premises_neural.md).
+(docs/premises_neural.md). k = 60 is the paper's constant; the default neural weight 0.5 was chosen on the
+validation problems of the training split for the plain LSTM (never on the test split; the table is in
+docs/premises_neural.md); `--neural-weight W` (rank/select/prove/evaluate) sets it per run: for the k-NN-feature
+model after a loop round validation chose 32 (docs/premises_loop.md, eleventh session).
 `premises train` saves the k-NN it fitted on the same training problems as RUN/knn, so a run directory holds
 both halves.
 """

@@ -82,10 +82,10 @@ def get(name: str, **params) -> Ranker:
     return _REGISTRY[name](**params)
 
 
-def load(run_dir: str | Path, method: str | None = None) -> Ranker:
+def load(run_dir: str | Path, method: str | None = None, params: dict | None = None) -> Ranker:
     """A ranker saved by `Ranker.save` (or by a subclass that overrides it and writes `ranker.json`). `method`:
     the method wanted; another than the saved one works only for a ranker that wraps it (`neural+knn` loads from
-    a `neural` run)."""
+    a `neural` run). `params`: constructor options of the wrapping ranker (`neural+knn`: `neural_weight`, `k`)."""
     path = Path(run_dir) / "ranker.json"
     try:
         blob = json.loads(path.read_text())
@@ -98,10 +98,13 @@ def load(run_dir: str | Path, method: str | None = None) -> Ranker:
         cls = _REGISTRY.get(method)
         if cls is None or getattr(cls, "wraps", None) != blob.get("method"):
             raise DataError(f"{run_dir}: holds a {blob.get('method')!r} model, not {method!r}")
-        ranker = cls()
+        ranker = cls(**(params or {}))
         ranker.load_from(Path(run_dir))
         ranker.fitted = True
         return ranker
+    if params:
+        raise DataError(f"{run_dir}: options {', '.join(sorted(params))} apply only to a ranker that wraps the saved "
+                        f"{blob.get('method')!r} model (e.g. --method neural+knn)")
     ranker = get(blob["method"], **blob.get("params", {}))
     loader = getattr(ranker, "load_from", None)
     if loader is not None:

@@ -364,3 +364,56 @@ def test_evaluate_neural_plus_knn_alone(trained, tmp_path):
     assert cli.main(["premises", "evaluate", "--tptp-dir", str(d), "--deps", str(tmp_path / "deps.json"),
                      "--method", "neural+knn", "--model", str(run), "--no-prove", "--out", str(out)]) == 0
     assert list(json.loads((out / "ranking_metrics.json").read_text())["metrics"]) == ["neural+knn"]
+
+
+def test_neural_weight_flag_sets_the_fusion_weight_in_rank_and_evaluate(trained, tmp_path, capsys):
+    """`--neural-weight W`: neural+knn scores W / (60 + neural rank) + 1 / (60 + k-NN rank), in `rank` and in
+    `evaluate`; a weight far above 1 gives the neural order, far below it k-NN's; without neural+knn it is an
+    error."""
+    import json
+
+    from deeplearn.premises.knn import KNN
+
+    run = tmp_path / "run"
+    trained.save(run)
+    KNN().fit(PROBS).save(run / "knn")
+    problem = tmp_path / "t3.p"
+    problem.write_text("".join(f"fof(p{i}, axiom, ! [X] : (r(X, s{i}) | ~ q(X))).\n" for i in range(N)) +
+                       "fof(t3, conjecture, ! [X] : (r(X, s3) => q(X))).\n")
+    conj = PROBS[3].conjecture
+    neural = {n: r for r, (n, _) in enumerate(trained.rank(conj, PREMS), start=1)}
+    knn = {n: r for r, (n, _) in enumerate(ranker_mod.load(run / "knn").rank(conj, PREMS), start=1)}
+    for w in (8.0, 0.5):
+        args = ["--neural-weight", str(w)] if w != 0.5 else []  # 0.5: the default
+        assert cli.main(["premises", "rank", str(problem), "--method", "neural+knn", "--model", str(run)] + args) == 0
+        got = {n: float(s) for n, s in (line.split("\t") for line in capsys.readouterr().out.splitlines())}
+        assert got == pytest.approx({n: w / (60 + neural[n]) + 1 / (60 + knn[n]) for n in neural}, rel=1e-5)
+    assert ranker_mod.load(run, "neural+knn", {"neural_weight": 8.0}).neural_weight == 8.0
+    assert cli.main(["premises", "rank", str(problem), "--method", "neural", "--model", str(run),
+                     "--neural-weight", "8"]) == 2
+    assert "--method neural+knn" in capsys.readouterr().err
+    with pytest.raises(DataError, match="wraps"):
+        ranker_mod.load(run, "neural", {"neural_weight": 8.0})
+
+    d = tmp_path / "tptp"
+    d.mkdir()
+    for i in range(N):
+        (d / f"T{i}.p").write_text("".join(f"fof(p{j}, axiom, ! [X] : (r(X, s{j}) | ~ q(X))).\n" for j in range(N)) +
+                                   f"fof(t{i}, conjecture, ! [X] : (r(X, s{i}) => q(X))).\n")
+    (tmp_path / "deps.json").write_text(json.dumps({f"T{i}": [f"p{i}"] for i in range(N)}))
+
+    def rankings(method, *extra):
+        out = tmp_path / f"ev-{method}-{'-'.join(extra)}"
+        assert cli.main(["premises", "evaluate", "--tptp-dir", str(d), "--deps", str(tmp_path / "deps.json"),
+                         "--test-fraction", "0.5", "--method", method, "--model", str(run), "--no-prove",
+                         "--out", str(out), *extra]) == 0
+        return json.loads((out / "rankings.json").read_text())
+
+    neural_order = rankings("neural")["neural"]
+    heavy, light = rankings("neural+knn", "--neural-weight", "1000"), rankings("neural+knn", "--neural-weight", "1e-4")
+    corpus = load_tptp_dir(d, tmp_path / "deps.json")
+    knn_run = ranker_mod.load(run / "knn")
+    knn_order = {p.id: [n for n, _ in knn_run.rank(p.conjecture, p.premises)] for p in corpus.problems
+                 if p.id in neural_order}
+    assert heavy["neural+knn"] == neural_order and light["neural+knn"] == knn_order
+    assert neural_order != knn_order  # the two orders differ somewhere, so the weight decides the fused one
