@@ -345,6 +345,19 @@ def test_an_ensemble_fuses_saved_rankers_and_moves_with_its_tree(trained, tmp_pa
     assert "nowhere" in capsys.readouterr().err
 
 
+
+def _tptp_problems(tmp_path):
+    """N TPTP problems T0..T{N-1} in tmp_path/tptp (problem i needs premise p_i), and tmp_path/deps.json."""
+    import json
+
+    d = tmp_path / "tptp"
+    d.mkdir()
+    for i in range(N):
+        (d / f"T{i}.p").write_text("".join(f"fof(p{j}, axiom, ! [X] : (r(X, s{j}) | ~ q(X))).\n" for j in range(N)) +
+                                   f"fof(t{i}, conjecture, ! [X] : (r(X, s{i}) => q(X))).\n")
+    (tmp_path / "deps.json").write_text(json.dumps({f"T{i}": [f"p{i}"] for i in range(N)}))
+    return d
+
 def test_evaluate_neural_plus_knn_alone(trained, tmp_path):
     """`evaluate --method neural+knn --model RUN` ranks with the fusion only (not also with RUN's neural model)."""
     import json
@@ -354,12 +367,7 @@ def test_evaluate_neural_plus_knn_alone(trained, tmp_path):
     run = tmp_path / "run"
     trained.save(run)
     KNN().fit(PROBS).save(run / "knn")
-    d = tmp_path / "tptp"
-    d.mkdir()
-    for i in range(N):
-        (d / f"T{i}.p").write_text("".join(f"fof(p{j}, axiom, ! [X] : (r(X, s{j}) | ~ q(X))).\n" for j in range(N)) +
-                                   f"fof(t{i}, conjecture, ! [X] : (r(X, s{i}) => q(X))).\n")
-    (tmp_path / "deps.json").write_text(json.dumps({f"T{i}": [f"p{i}"] for i in range(N)}))
+    d = _tptp_problems(tmp_path)
     out = tmp_path / "ev"
     assert cli.main(["premises", "evaluate", "--tptp-dir", str(d), "--deps", str(tmp_path / "deps.json"),
                      "--method", "neural+knn", "--model", str(run), "--no-prove", "--out", str(out)]) == 0
@@ -395,12 +403,7 @@ def test_neural_weight_flag_sets_the_fusion_weight_in_rank_and_evaluate(trained,
     with pytest.raises(DataError, match="wraps"):
         ranker_mod.load(run, "neural", {"neural_weight": 8.0})
 
-    d = tmp_path / "tptp"
-    d.mkdir()
-    for i in range(N):
-        (d / f"T{i}.p").write_text("".join(f"fof(p{j}, axiom, ! [X] : (r(X, s{j}) | ~ q(X))).\n" for j in range(N)) +
-                                   f"fof(t{i}, conjecture, ! [X] : (r(X, s{i}) => q(X))).\n")
-    (tmp_path / "deps.json").write_text(json.dumps({f"T{i}": [f"p{i}"] for i in range(N)}))
+    d = _tptp_problems(tmp_path)
 
     def rankings(method, *extra):
         out = tmp_path / f"ev-{method}-{'-'.join(extra)}"
