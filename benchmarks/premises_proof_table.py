@@ -109,6 +109,8 @@ def main() -> None:
     ap.add_argument("--cache", default="runs/e_cache.jsonl", help="the E results cache (for ranked: rows)")
     ap.add_argument("--complete-only", action="store_true",
                     help="only the problems every row has all records for")
+    ap.add_argument("--png", help="also draw the table: bars per row, one per cutoff and the union")
+    ap.add_argument("--title", default="", help="the picture's title")
     a = ap.parse_args()
     _CACHE.update(path=Path(a.cache), ks=a.ks)
     test = json.loads(Path(a.problems).read_text())["test"]
@@ -128,6 +130,31 @@ def main() -> None:
         note = "" if len(seen) == len(test) else f" (records for {len(seen)} of {len(test)})"
         print(f"| {label} | " + " | ".join(cells) + f" | {len(union[label])}/{len(test)}{note} | "
               f"{len(only)}" + (f" ({', '.join(only)})" if only else "") + " |")
+    if a.png:
+        draw(a.png, table, ks, union, len(test), a.title)
+
+
+def draw(path: str, table: list, ks: list, union: dict, n: int, title: str) -> None:
+    """Grouped bars: for each row, the problems proved at each cutoff (where it has cutoffs) and in the union."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = [f"top-{k}" for k in ks] + ["union"]
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(table), 3.6))
+    width = 0.8 / len(cols)
+    for j, col in enumerate(cols):
+        vals = [len(union[label]) if col == "union" else len(by_k.get(ks[j], ())) for label, by_k, _ in table]
+        xs = [i + (j - (len(cols) - 1) / 2) * width for i in range(len(table))]
+        ax.bar(xs, vals, width, label=col)
+    ax.set_xticks(range(len(table)), [label for label, _, _ in table], rotation=20, ha="right")
+    ax.set_ylabel(f"problems proved (of {n})")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, ncol=len(cols))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
